@@ -1,0 +1,29 @@
+# Raw baseline on the embedded shapes data: the tiny Conditional DETR trained on ground truth
+# for all 20 classes. Teachers (configs/teachers/*_shapes-t*) inherit this schedule.
+_base_ = [
+    '../_base_/datasets/shapes.py',
+    '../_base_/models/conditional-detr_r18tiny.py',
+    'mmdet::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmka'], allow_failed_imports=False)
+
+max_epochs = 20
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=1e-4),
+    clip_grad=dict(max_norm=0.1, norm_type=2))
+# Short linear warm-up (the backbone starts from scratch), step at 3/4 of the schedule.
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
+         milestones=[15], gamma=0.1),
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=25),
+    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
+log_processor = dict(type='LogProcessor', window_size=25, by_epoch=True)
+auto_scale_lr = dict(base_batch_size=16)

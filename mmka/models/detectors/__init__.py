@@ -1,0 +1,3 @@
+from .conditional_detr_any_dim import ConditionalDETRAnyDim
+
+__all__ = ['ConditionalDETRAnyDim']

@@ -1,0 +1,3 @@
+from .conditional_detr_decoder import AnyDimConditionalDetrDecoder
+
+__all__ = ['AnyDimConditionalDetrDecoder']

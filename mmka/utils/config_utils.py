@@ -1,0 +1,34 @@
+"""Small helpers to retarget a loaded mmengine config (demo, tests, benchmarks)."""
+import os.path as osp
+
+from mmengine.config import Config
+
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_EVALUATORS = ('val_evaluator', 'test_evaluator')
+
+
+def set_data_root(cfg: Config, data_root: str) -> Config:
+    """Point every dataloader and COCO evaluator of ``cfg`` at ``data_root`` (in place).
+
+    Annotation files keep their path relative to the data root; evaluator ``ann_file``\\ s,
+    which mmdet gives as ``data_root + relative path``, are rebuilt the same way.
+    """
+    old_root = cfg.train_dataloader.dataset.data_root
+    for loader in _LOADERS:
+        if loader in cfg:
+            cfg[loader].dataset.data_root = data_root
+    for name in _EVALUATORS:
+        evaluator = cfg.get(name)
+        if isinstance(evaluator, dict) and evaluator.get('ann_file'):
+            rel = osp.relpath(evaluator['ann_file'], old_root)
+            evaluator['ann_file'] = osp.join(data_root, rel)
+    return cfg
+
+
+def set_num_workers(cfg: Config, num_workers: int) -> Config:
+    """Use ``num_workers`` data-loading workers everywhere (0 for in-process loading)."""
+    for loader in _LOADERS:
+        if loader in cfg:
+            cfg[loader].num_workers = num_workers
+            cfg[loader].persistent_workers = num_workers > 0
+    return cfg

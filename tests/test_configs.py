@@ -1,0 +1,43 @@
+"""Every user-facing config under configs/ loads and its model builds."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmdet.registry import MODELS
+from mmka.datasets import DATASET_CLASSES, PARTITIONS
+
+from .conftest import REPO
+
+CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+                 if '_base_' not in p)
+
+
+def test_configs_are_found():
+    assert len(CONFIGS) >= 19
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO))
+def test_config_loads_and_model_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmdet'
+    assert 'mmka' in cfg.custom_imports['imports']
+    model = MODELS.build(cfg.model)
+    classes = cfg.train_dataloader.dataset.get('metainfo', {}).get('classes')
+    if classes is not None:
+        assert model.bbox_head.num_classes == len(classes)
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if '-t' in osp.basename(p)],
+                         ids=lambda p: osp.basename(p))
+def test_teacher_config_classes_match_partition(path):
+    """`...-t2of4.py` trains on group 2 of the dataset's 4-teacher partition."""
+    name = osp.splitext(osp.basename(path))[0]
+    dataset = name.split('_')[-1].split('-')[0].replace('0712', '')
+    t, n = name.rsplit('-t', 1)[1].split('of')
+    cfg = Config.fromfile(path)
+    expected = PARTITIONS[f'{dataset}_{n}t'][int(t) - 1]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert tuple(cfg[loader].dataset.metainfo['classes']) == expected
+    assert set(expected) <= set(DATASET_CLASSES[dataset])

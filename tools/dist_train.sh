@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Multi-process training with torchrun: tools/dist_train.sh CONFIG NUM_PROCS [train.py args]
+# One process per GPU (NCCL); on a machine without GPUs, NUM_PROCS CPU processes over gloo.
+set -euo pipefail
+CONFIG=$1
+NPROCS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+TOOLS=$(dirname "$0")
+PYTHONPATH="$TOOLS/..:${PYTHONPATH:-}" \
+"${PYTHON:-python}" -m torch.distributed.run \
+    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$NPROCS" --master_port="$PORT" \
+    "$TOOLS/train.py" "$CONFIG" --launcher pytorch "${@:3}"
