@@ -5,11 +5,16 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from mmdet.utils import register_all_modules
+
 import mmka  # noqa: F401
 from mmka.datasets import generate_shapes_dataset
 from mmka.utils import set_data_root, set_num_workers
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# Tests build models and datasets outside a Runner: make mmdet the default scope.
+register_all_modules(init_default_scope=True)
+
 SHAPES_BASELINE = osp.join(REPO, 'configs/baselines/conditional-detr_r18tiny_1xb16-20e_shapes.py')
 SHAPES_T1OF2 = osp.join(REPO,
                         'configs/teachers/conditional-detr_r18tiny_1xb16-20e_shapes-t1of2.py')

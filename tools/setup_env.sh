@@ -29,10 +29,10 @@ if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
   log "installing $torch_req"
   "${pip[@]}" "$torch_req"
 fi
-# mmcv 2.1.0 is built without isolation and its setup.py imports pkg_resources, which
-# setuptools >= 70 no longer ships. Installed after torch, because torch pulls a newer
-# setuptools (pip then reports torch's setuptools>=77 wish; torch does not need it to run).
-"${pip[@]}" 'setuptools<70' wheel ninja
+# mmcv 2.1.0 is built without isolation and its setup.py imports pkg_resources, as does
+# mmengine at run time (for `mmdet::` config paths). torch 2.13 wants setuptools >= 77 and
+# setuptools 81 dropped pkg_resources, hence the window (pyproject.toml pins it too).
+"${pip[@]}" 'setuptools>=77,<81' wheel ninja
 if ! "$venv/bin/python" -c "import mmcv.ops" >/dev/null 2>&1; then
   log "installing mmcv 2.1.0 (compiles the ops from source the first time: ~10 min on 2 cores)"
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \

@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmka  # noqa: F401  (registers mmka modules, allow-lists checkpoint classes)
-from mmka.utils import init_cpu_distributed
+from mmka.utils import setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -57,7 +57,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
-    init_cpu_distributed(args.launcher)
+    setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     return runner.test()
 

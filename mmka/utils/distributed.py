@@ -1,25 +1,32 @@
-"""Distributed launch helpers that make mmengine's ``pytorch`` launcher work on CPU."""
+"""Make mmengine's ``pytorch`` launcher work on machines without a GPU (gloo)."""
 import os
 
 import torch
 import torch.distributed as dist
+from mmengine.config import Config
 
 
-def init_cpu_distributed(launcher: str) -> bool:
-    """Start a gloo process group for ``launcher='pytorch'`` when there is no GPU.
+def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Prepare a ``launcher='pytorch'`` run for CPU processes talking over gloo (in place).
 
-    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally, which raises on
-    CPU-only builds of torch. When the process group already exists, the Runner skips its own
-    initialisation, so CPU runs through ``tools/dist_train.sh`` (torchrun) use gloo.
+    mmengine 0.10.7 assumes GPUs twice: ``init_dist`` calls ``torch.cuda.set_device``
+    (which raises on CPU builds of torch) and the Runner wraps the model in DDP with
+    ``device_ids=[LOCAL_RANK]`` (which DDP rejects for CPU modules). Here the gloo process
+    group is started before the Runner (which then skips its own initialisation) and the
+    wrapper gets ``device_ids=None``. Nothing changes when a GPU is present.
 
     Returns:
-        bool: whether a process group was started here.
+        bool: whether the CPU set-up was applied.
     """
-    if launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+    if launcher != 'pytorch' or torch.cuda.is_available():
         return False
     if 'RANK' not in os.environ:
         raise ValueError(
-            "--launcher pytorch needs the environment of torchrun (RANK, WORLD_SIZE, "
-            "MASTER_ADDR, ...); start it with tools/dist_train.sh or torchrun.")
-    dist.init_process_group(backend='gloo')
+            '--launcher pytorch needs the environment that torchrun sets (RANK, WORLD_SIZE, '
+            'MASTER_ADDR, ...); start the job with tools/dist_train.sh or torchrun.')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    cfg.model_wrapper_cfg = dict(wrapper, device_ids=None)
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
     return True

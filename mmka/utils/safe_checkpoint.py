@@ -4,7 +4,13 @@ Since torch 2.6 ``torch.load`` defaults to ``weights_only=True`` and refuses to 
 anything but tensors and plain containers. mmengine 0.10.7 checkpoints also hold the message
 hub (``HistoryBuffer`` objects wrapping numpy arrays) and numpy scalars in ``meta``, so
 ``--resume`` fails with an ``UnpicklingError``. Rather than turning the check off, the few
-classes such checkpoints contain are allow-listed.
+globals such checkpoints contain are allow-listed (found with
+``torch.serialization.get_unsafe_globals_in_checkpoint`` on a Runner checkpoint).
+
+``builtins.getattr`` is among them: a ``HistoryBuffer`` pickles its statistics methods as
+``getattr(HistoryBuffer, 'min')``. Allowing it does not open arbitrary execution, because the
+weights-only unpickler still only *calls* allow-listed callables; ``getattr`` can fetch an
+attribute but the result cannot be invoked unless it is itself allow-listed.
 """
 from typing import List
 
@@ -30,4 +36,4 @@ def register_mmengine_safe_globals() -> None:
     if add_safe_globals is None:  # torch < 2.4 has no weights_only default to satisfy
         return
     from mmengine.logging import HistoryBuffer
-    add_safe_globals([HistoryBuffer, *_numpy_globals()])
+    add_safe_globals([HistoryBuffer, getattr, *_numpy_globals()])
