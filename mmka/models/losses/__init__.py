@@ -1,0 +1,3 @@
+from .task_amalgamation_loss import TaskAmalgamationLoss
+
+__all__ = ['TaskAmalgamationLoss']
