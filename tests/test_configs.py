@@ -41,3 +41,16 @@ def test_teacher_config_classes_match_partition(path):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert tuple(cfg[loader].dataset.metainfo['classes']) == expected
     assert set(expected) <= set(DATASET_CLASSES[dataset])
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if p.endswith('_shapes.py') or '_shapes-' in p],
+                         ids=lambda p: osp.basename(p))
+def test_embedded_config_datasets_build(path, shapes_root):
+    """The embedded configs' datasets load the generated data with the right classes."""
+    from mmdet.registry import DATASETS
+    from mmka.utils import set_data_root
+    cfg = set_data_root(Config.fromfile(path), shapes_root)
+    for loader in ('train_dataloader', 'val_dataloader'):
+        dataset = DATASETS.build(cfg[loader].dataset)
+        assert len(dataset) > 0
+        assert len(dataset.metainfo['classes']) == cfg.model.bbox_head.num_classes

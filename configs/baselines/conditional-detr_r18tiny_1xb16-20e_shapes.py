@@ -5,7 +5,13 @@ _base_ = [
     '../_base_/models/conditional-detr_r18tiny.py',
     'mmdet::_base_/default_runtime.py',
 ]
+from mmka.datasets import SHAPE_CLASSES
+
 custom_imports = dict(imports=['mmka'], allow_failed_imports=False)
+metainfo = dict(classes=SHAPE_CLASSES)
+train_dataloader = dict(dataset=dict(metainfo=metainfo))
+val_dataloader = dict(dataset=dict(metainfo=metainfo))
+test_dataloader = val_dataloader
 
 max_epochs = 20
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)

@@ -58,6 +58,7 @@ _PIXEL_NOISE_STD = 6.0
 _PLACEMENT_TRIES = 30
 _COLOUR_TRIES = 30
 _MIN_BOX_SIDE = 4
+_NUM_DISTRACTORS = (3, 9)      # [low, high) distractor strokes per image
 
 Layer = Tuple[np.ndarray, bool]   # polygon (N x 2, x right / y down) and filled-or-hole
 
@@ -184,7 +185,7 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
 def _draw_distractors(draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: int) -> None:
     """Clutter that is no class: thin lines, dots under 6 px and short open arcs."""
     scale = size / 128.0
-    for _ in range(rng.integers(3, 9)):
+    for _ in range(rng.integers(*_NUM_DISTRACTORS)):
         colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
         x, y = rng.uniform(0, size, size=2)
         kind = rng.integers(3)
