@@ -7,6 +7,17 @@ _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _EVALUATORS = ('val_evaluator', 'test_evaluator')
 
 
+def load_model_cfg(path: str) -> dict:
+    """The ``model`` dict of the config at ``path``, for nesting in another config.
+
+    Amalgamation configs take their student from a detector config this way:
+    ``student = load_model_cfg('{{ fileDirname }}/../baselines/<raw_ext config>.py')``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Config {path!r} does not exist.')
+    return Config.fromfile(path).model.to_dict()
+
+
 def set_data_root(cfg: Config, data_root: str) -> Config:
     """Point every dataloader and COCO evaluator of ``cfg`` at ``data_root`` (in place).
 

@@ -1,0 +1,6 @@
+from .base import AmalgamationHook
+from .recorder import OutputRecorder
+from .sequence_amalgamation import SequenceAmalgamation
+from .task_amalgamation import TaskAmalgamation
+
+__all__ = ['AmalgamationHook', 'OutputRecorder', 'SequenceAmalgamation', 'TaskAmalgamation']

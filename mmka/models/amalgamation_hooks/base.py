@@ -1,0 +1,44 @@
+"""Common interface of the amalgamator's hooks (SA, SAG, TA, ...)."""
+from abc import abstractmethod
+from typing import Dict, List, Sequence
+
+import torch.nn as nn
+from torch import Tensor
+
+from mmdet.structures import SampleList
+from .recorder import OutputRecorder
+
+
+class AmalgamationHook(nn.Module):
+    """A loss term built from tensors recorded in the teachers' and the student's forward.
+
+    The amalgamator calls :meth:`setup` once (the hook registers forward hooks on the named
+    submodules it needs), runs teachers and student on each batch, then calls :meth:`loss`
+    and :meth:`clear`. A hook may own trainable parameters (e.g. SAG's projections); they are
+    optimised with the student. Keys of the returned dict must contain ``'loss'`` to be
+    summed by mmengine.
+    """
+
+    def setup(self, student: nn.Module, teachers: Sequence[nn.Module],
+              student_classes: Sequence[str], teacher_classes: Sequence[Sequence[str]]) -> None:
+        """Check compatibility and register forward hooks (called once)."""
+        self.student_recorder = OutputRecorder(student, self.student_modules(student))
+        self.teacher_recorders: List[OutputRecorder] = [
+            OutputRecorder(t, self.teacher_modules(t)) for t in teachers]
+
+    @abstractmethod
+    def student_modules(self, student: nn.Module) -> List[str]:
+        """Names of the student submodules whose outputs :meth:`loss` reads."""
+
+    @abstractmethod
+    def teacher_modules(self, teacher: nn.Module) -> List[str]:
+        """Names of each teacher's submodules whose outputs :meth:`loss` reads."""
+
+    @abstractmethod
+    def loss(self, student: nn.Module, data_samples: SampleList) -> Dict[str, Tensor]:
+        """Loss terms of the batch that just ran, already multiplied by their weights."""
+
+    def clear(self) -> None:
+        self.student_recorder.clear()
+        for recorder in self.teacher_recorders:
+            recorder.clear()

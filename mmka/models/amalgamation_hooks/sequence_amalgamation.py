@@ -1,0 +1,119 @@
+"""Sequence-level amalgamation (SA, paper §III-B, eq. 2)."""
+from typing import Dict, List, Sequence, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from ..layers.sequence_compression import gather_tokens
+from .base import AmalgamationHook
+from .sequence_utils import channel_normalize, masked_mse, neck_tokens, valid_token_mask
+
+
+@MODELS.register_module()
+class SequenceAmalgamation(AmalgamationHook):
+    """Each segment of the extended student sequence mimics its teacher's sequence (eq. 2).
+
+    L_seq = Σ_l (1/N) Σ_i mean_valid ‖norm(Y_s^{l,i}) − norm(Y_t^{l,i})‖² over the hinted
+    layers l: the input projection (the neck) and the encoder layers. ``norm`` is per-channel
+    normalisation by the batch statistics of each sequence (no affine parameters), padding
+    tokens are excluded from the statistics and from the mean. The squared distance is
+    averaged over channels (an MSE), so the loss does not grow with the embedding width.
+
+    With sequence compression the student's encoder sees n kept tokens; the teachers'
+    encoder sequences Y_T^l are concatenated and gathered with the same P_slim (the
+    student's ``last_kept_indices``). The projection is hinted on all N segments, which the
+    student computes before compressing.
+
+    Args:
+        projection (bool): hint the input projection outputs. Default True.
+        encoder_layers (str | Sequence[int]): ``'all'`` or the indices of the hinted encoder
+            layers (student layer l mimics teacher layer l). Default ``'all'``.
+        loss_weight (float): λ_seq. Default 1.0 (paper).
+        eps (float): numerical floor of the normalisation.
+    """
+
+    def __init__(self, projection: bool = True,
+                 encoder_layers: Union[str, Sequence[int]] = 'all',
+                 loss_weight: float = 1.0, eps: float = 1e-5) -> None:
+        super().__init__()
+        if not (encoder_layers == 'all' or (not isinstance(encoder_layers, str) and all(
+                isinstance(i, int) for i in encoder_layers))):
+            raise TypeError(f"encoder_layers must be 'all' or a list of ints, got "
+                            f'{encoder_layers!r}.')
+        if not projection and not list(encoder_layers):
+            raise ValueError('SequenceAmalgamation hints nothing: enable projection or give '
+                             'encoder layers.')
+        self.projection = projection
+        self.encoder_layers = encoder_layers
+        self.loss_weight = loss_weight
+        self.eps = eps
+
+    def setup(self, student: nn.Module, teachers: Sequence[nn.Module], student_classes,
+              teacher_classes) -> None:
+        if getattr(student, 'num_teachers', None) != len(teachers):
+            raise ValueError(
+                f'SA needs an extended student with one segment per teacher: the student has '
+                f'num_teachers={getattr(student, "num_teachers", None)!r}, there are '
+                f'{len(teachers)} teachers (use a KA*Student with num_teachers={len(teachers)}).')
+        depth = len(student.encoder.layers)
+        layers = range(depth) if self.encoder_layers == 'all' else self.encoder_layers
+        for t, teacher in enumerate(teachers):
+            if teacher.embed_dims != student.embed_dims:
+                raise ValueError(
+                    f'Teacher {t} has embed dims {teacher.embed_dims}, the student '
+                    f'{student.embed_dims}: SA compares sequences channel by channel, so they '
+                    'must match.')
+            t_depth = len(teacher.encoder.layers)
+            bad = [i for i in layers if not 0 <= i < min(depth, t_depth)]
+            if bad or (self.encoder_layers == 'all' and t_depth != depth):
+                raise ValueError(
+                    f'Teacher {t} has {t_depth} encoder layers, the student {depth}: with '
+                    "encoder_layers='all' they must match; otherwise list layer indices "
+                    f'valid in both (got invalid {bad or list(layers)}).')
+        self.layer_ids: List[int] = list(layers)
+        super().setup(student, teachers, student_classes, teacher_classes)
+
+    def student_modules(self, student: nn.Module) -> List[str]:
+        # The projections are always recorded: their map size gives the padding mask.
+        return ([f'neck.{t}' for t in range(student.num_teachers)] +
+                [f'encoder.layers.{i}' for i in self.layer_ids])
+
+    def teacher_modules(self, teacher: nn.Module) -> List[str]:
+        names = ['neck'] if self.projection else []
+        return names + [f'encoder.layers.{i}' for i in self.layer_ids]
+
+    def loss(self, student: nn.Module, data_samples: SampleList) -> Dict[str, Tensor]:
+        losses = {}
+        if self.projection:
+            pairs = [(neck_tokens(self.student_recorder[f'neck.{t}']), neck_tokens(rec['neck']))
+                     for t, rec in enumerate(self.teacher_recorders)]
+            losses['loss_sa_proj'] = self._segment_loss(pairs, data_samples)
+        for i in self.layer_ids:
+            name = f'encoder.layers.{i}'
+            student_seq = student.encoder_layer_segments(self.student_recorder[name])
+            teacher_seqs = [rec[name] for rec in self.teacher_recorders]  # N x (B, n, C)
+            if student.compressor.enabled:  # (B, n, C) vs the teachers' [Y_T]_{P_slim}
+                kept = student.last_kept_indices
+                pairs = [(student_seq, gather_tokens(torch.cat(teacher_seqs, 1), kept))]
+            else:  # (B, N, n, C): segment t vs teacher t
+                pairs = list(zip(student_seq.unbind(1), teacher_seqs))
+            losses[f'loss_sa_enc{i}'] = self._segment_loss(pairs, data_samples)
+        return {k: v * self.loss_weight for k, v in losses.items()}
+
+    def _segment_loss(self, pairs, data_samples: SampleList) -> Tensor:
+        """(1/N) Σ_i of the normalised MSE over pairs of (B, n, C) sequences."""
+        hw = self.student_recorder['neck.0'][-1].shape[-2:]
+        valid = valid_token_mask(data_samples, hw, pairs[0][1].device)
+        total = 0.
+        for student_seq, teacher_seq in pairs:
+            if student_seq.shape != teacher_seq.shape:
+                raise ValueError(f'Student sequence {tuple(student_seq.shape)} and teacher '
+                                 f'sequence {tuple(teacher_seq.shape)} differ: teacher and '
+                                 'student need the same backbone stride and embed dims.')
+            total = total + masked_mse(channel_normalize(student_seq, valid, self.eps),
+                                       channel_normalize(teacher_seq, valid, self.eps), valid)
+        return total / len(pairs)
+

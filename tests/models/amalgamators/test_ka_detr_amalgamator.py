@@ -1,0 +1,133 @@
+import copy
+
+import pytest
+import torch
+
+from mmdet.registry import MODELS
+from mmka.datasets import get_partition
+
+from .tiny_setup import CLASSES, batch, save_teacher, student_cfg
+
+T1, T2 = get_partition('shapes_2t')
+HOOKS = [dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')]
+
+
+@pytest.fixture(scope='module')
+def teachers(tmp_path_factory):
+    root = tmp_path_factory.mktemp('teachers')
+    return [save_teacher(root / 't1.pth', T1, seed=1), save_teacher(root / 't2.pth', T2, seed=2)]
+
+
+def build(teachers, **kwargs):
+    cfg = dict(type='KADETRAmalgamator', student=student_cfg(), teachers=teachers,
+               classes=CLASSES, hooks=HOOKS)
+    cfg.update(kwargs)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def test_losses_cover_every_term_and_backpropagate(teachers):
+    model = build(teachers)
+    model.train()
+    inputs, samples = batch()
+    losses = model.loss(inputs, samples)
+    assert {'loss_sa_proj', 'loss_sa_enc0', 'loss_ta_cls', 'loss_ta_bbox',
+            'loss_ta_iou', 'gt.loss_cls'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total) and total > 0
+    total.backward()
+    assert model.student.neck[1].convs[0].conv.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.teachers.parameters())
+
+
+def test_teachers_frozen_in_eval_and_unchanged_by_optimizer(teachers):
+    model = build(teachers)
+    model.train()
+    assert not model.teachers.training and all(not m.training for m in model.teachers.modules())
+    assert model.student.training
+    assert not any(p.requires_grad for p in model.teachers.parameters())
+    before = copy.deepcopy(model.teachers.state_dict())
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    inputs, samples = batch()
+    loss = sum(v for k, v in model.loss(inputs, samples).items() if 'loss' in k)
+    loss.backward()
+    optim.step()
+    for key, value in model.teachers.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+def test_checkpoint_holds_student_only_and_reloads(teachers):
+    model = build(teachers)
+    state = model.state_dict()
+    assert state and not any(k.startswith('teachers.') for k in state)
+    assert any(k.startswith('student.') for k in state)
+    other = build(teachers)
+    incompatible = other.load_state_dict(state, strict=True)
+    assert not incompatible.missing_keys and not incompatible.unexpected_keys
+    for key, value in state.items():
+        torch.testing.assert_close(other.state_dict()[key], value)
+
+
+def test_label_free_needs_no_annotations(teachers):
+    model = build(teachers, gt_loss_weight=0.0)
+    inputs, samples = batch()
+    for s in samples:
+        del s.gt_instances
+    losses = model.loss(inputs, samples)
+    assert not any(k.startswith('gt.') for k in losses)
+    assert torch.isfinite(sum(v for k, v in losses.items() if 'loss' in k))
+
+
+def test_no_teacher_prediction_passes_filter(teachers):
+    hooks = [dict(type='TaskAmalgamation', targets=dict(score_thr=0.999))]
+    model = build(teachers, hooks=hooks)
+    inputs, samples = batch()
+    losses = model.loss(inputs, samples)
+    for key in ('loss_ta_bbox', 'loss_ta_iou'):
+        assert losses[key].item() == 0.0 and losses[key].requires_grad
+
+
+def test_predict_delegates_to_student(teachers):
+    model = build(teachers)
+    model.eval()
+    inputs, samples = batch()
+    with torch.no_grad():
+        ours = model(inputs, copy.deepcopy(samples), mode='predict')
+        ref = model.student.predict(inputs, copy.deepcopy(samples))
+    torch.testing.assert_close(ours[0].pred_instances.bboxes, ref[0].pred_instances.bboxes)
+
+
+def test_compressing_student_is_guided_by_teachers(teachers):
+    student = student_cfg()
+    student['compression'] = dict(strategy='redundancy')
+    model = build(teachers, student=student)
+    model.train()
+    inputs, samples = batch()
+    losses = model.loss(inputs, samples)
+    kept = model.student.last_kept_indices
+    n = kept.shape[1]
+    assert kept.shape == (2, n) and int(kept.max()) < 2 * n
+    assert torch.isfinite(losses['loss_sa_enc0'])
+
+
+def test_bad_inputs_are_named(teachers, tmp_path):
+    missing = dict(teachers[0], checkpoint=str(tmp_path / 'nope.pth'))
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        build([missing, teachers[1]])
+    corrupt = tmp_path / 'corrupt.pth'
+    corrupt.write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='corrupt.pth'):
+        build([dict(teachers[0], checkpoint=str(corrupt)), teachers[1]])
+    overlap = dict(teachers[1], classes=T2[:-1] + (T1[0], ))
+    with pytest.raises(ValueError, match=repr(T1[0])):
+        build([teachers[0], overlap])
+    unknown = dict(teachers[1], classes=T2[:-1] + ('unicorn', ))
+    with pytest.raises(ValueError, match='unicorn'):
+        build([teachers[0], unknown])
+    with pytest.raises(ValueError, match='embed dims'):
+        build([teachers[0], teachers[1]], student=student_cfg(embed_dims=64))
+    with pytest.raises(ValueError, match='encoder layers'):
+        build([teachers[0], teachers[1]], student=student_cfg(enc_layers=2))
+    with pytest.raises(ValueError, match='num_teachers'):
+        build([teachers[0], teachers[1]], student=student_cfg(num_teachers=3))
