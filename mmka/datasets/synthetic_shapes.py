@@ -59,6 +59,7 @@ _PLACEMENT_TRIES = 30
 _COLOUR_TRIES = 30
 _MIN_BOX_SIDE = 4
 _NUM_DISTRACTORS = (3, 9)      # [low, high) distractor strokes per image
+_CLASS_HUE_JITTER = None       # experiment switch: hue = class hue ± this (degrees)
 
 Layer = Tuple[np.ndarray, bool]   # polygon (N x 2, x right / y down) and filled-or-hole
 
@@ -266,8 +267,17 @@ def _occludes_too_much(mask: np.ndarray, box: Sequence[int], labels: np.ndarray,
     return bool(np.any(visible - covered < (1 - _MAX_OCCLUDED_FRACTION) * areas))
 
 
+def _random_colour(rng: np.random.Generator, cls: int) -> np.ndarray:
+    if _CLASS_HUE_JITTER is None:
+        return rng.integers(0, 256, size=3)
+    import colorsys
+    hue = (cls / len(SHAPE_CLASSES) * 360 + rng.uniform(-_CLASS_HUE_JITTER, _CLASS_HUE_JITTER))
+    rgb = colorsys.hsv_to_rgb((hue % 360) / 360, rng.uniform(0.5, 1), rng.uniform(0.4, 1))
+    return (np.array(rgb) * 255).astype(np.int64)
+
+
 def _contrasting_colour(rng: np.random.Generator, canvas: np.ndarray, labels: np.ndarray,
-                        mask: np.ndarray) -> Tuple[int, int, int]:
+                        mask: np.ndarray, cls: int = 0) -> Tuple[int, int, int]:
     """Random RGB colour far from the mean colour of every region (background or earlier
     object) the new object will cover, so no part of its silhouette blends in. Falls back
     to the most distant of the tries."""
@@ -275,7 +285,7 @@ def _contrasting_colour(rng: np.random.Generator, canvas: np.ndarray, labels: np
     means = np.stack([pixels[under == k].mean(axis=0) for k in np.unique(under)])
     best, best_dist = None, -1.0
     for _ in range(_COLOUR_TRIES):
-        colour = rng.integers(0, 256, size=3)
+        colour = _random_colour(rng, cls)
         dist = float(np.min(np.linalg.norm(means - colour, axis=1)))
         if dist > best_dist:
             best, best_dist = colour, dist
@@ -306,7 +316,7 @@ def _render_image(rng: np.random.Generator, size: int, first_class: int, min_obj
                 break
         else:
             continue
-        colour = _contrasting_colour(rng, np.asarray(canvas), labels, mask)
+        colour = _contrasting_colour(rng, np.asarray(canvas), labels, mask, cls)
         canvas.paste(colour, mask=Image.fromarray(mask.astype(np.uint8) * 255))
         objects.append((cls, box, int(mask.sum())))
         labels[mask] = len(objects)

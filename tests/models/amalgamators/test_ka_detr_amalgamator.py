@@ -4,11 +4,9 @@ import pytest
 import torch
 
 from mmdet.registry import MODELS
-from mmka.datasets import get_partition
 
-from .tiny_setup import CLASSES, batch, save_teacher, student_cfg
+from .tiny_setup import CLASSES, T1, T2, batch, save_teacher, student_cfg
 
-T1, T2 = get_partition('shapes_2t')
 HOOKS = [dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')]
 
 

@@ -11,7 +11,8 @@ from mmka.datasets import get_partition
 
 from ...conftest import SHAPES_BASELINE
 
-CLASSES = tuple(c for group in get_partition('shapes_2t') for c in group)
+T1, T2 = get_partition('shapes_2t')
+CLASSES = T1 + T2
 
 
 def tiny_model_cfg(num_classes: int, embed_dims: int = 32, enc_layers: int = 1) -> dict:
@@ -45,9 +46,10 @@ def save_teacher(path, classes, seed: int, **kwargs) -> dict:
     return dict(config=dict(model=cfg), checkpoint=str(path), classes=tuple(classes))
 
 
-def student_cfg(num_teachers: int = 2, **kwargs) -> dict:
+def student_cfg(num_teachers: int = 2, compression=None, **kwargs) -> dict:
     cfg = tiny_model_cfg(len(CLASSES), **kwargs)
-    cfg.update(type='KAConditionalDETRStudent', num_teachers=num_teachers)
+    cfg.update(type='KAConditionalDETRStudent', num_teachers=num_teachers,
+               compression=compression)
     return cfg
 
 
