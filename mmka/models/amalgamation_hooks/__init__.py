@@ -1,6 +1,10 @@
 from .base import AmalgamationHook
 from .recorder import OutputRecorder
+from .sequence_aggregation import SequenceAggregation
 from .sequence_amalgamation import SequenceAmalgamation
 from .task_amalgamation import TaskAmalgamation
 
-__all__ = ['AmalgamationHook', 'OutputRecorder', 'SequenceAmalgamation', 'TaskAmalgamation']
+__all__ = [
+    'AmalgamationHook', 'OutputRecorder', 'SequenceAggregation', 'SequenceAmalgamation',
+    'TaskAmalgamation'
+]

@@ -129,3 +129,19 @@ def test_bad_inputs_are_named(teachers, tmp_path):
         build([teachers[0], teachers[1]], student=student_cfg(enc_layers=2))
     with pytest.raises(ValueError, match='num_teachers'):
         build([teachers[0], teachers[1]], student=student_cfg(num_teachers=3))
+
+
+def test_sag_baseline_with_plain_student(teachers):
+    from .tiny_setup import tiny_model_cfg
+    plain = tiny_model_cfg(len(CLASSES))
+    model = build(teachers, student=plain, hooks=[dict(type='SequenceAggregation')])
+    inputs, samples = batch()
+    losses = model.loss(inputs, samples)
+    assert {'loss_sag_proj', 'loss_sag_enc0'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    # The aggregation projections W_a are trained with the student.
+    w_a = model.hooks[0].projections['neck'][0].weight
+    assert w_a.requires_grad and w_a.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='plain student'):
+        build(teachers, hooks=[dict(type='SequenceAggregation')])

@@ -1,0 +1,3 @@
+from .amalgamation_loss_decay_hook import AmalgamationLossDecayHook
+
+__all__ = ['AmalgamationLossDecayHook']

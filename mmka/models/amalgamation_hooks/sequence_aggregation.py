@@ -1,0 +1,79 @@
+"""Sequence aggregation (SAG), the baseline of previous KA methods (paper §III-B2, eq. 5)."""
+from typing import Dict, List, Sequence, Union
+
+import torch.nn as nn
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from .base import AmalgamationHook
+from .sequence_utils import channel_normalize, masked_mse, neck_tokens, valid_token_mask
+
+
+@MODELS.register_module()
+class SequenceAggregation(AmalgamationHook):
+    """A plain (non-extended) student sequence mimics the aggregated teacher sequences.
+
+    L_SAG = Σ_l mean_valid ‖norm(Y_s^l) − norm(Y_a^l)‖²,  Y_a^l = (1/N) Σ_i Y_t^{l,i} W_a^{l,i}
+    (eq. 5), with one learned d×d projection W_a per teacher and hinted layer, optimised
+    together with the student. Same layers, normalisation and averaging as
+    :class:`SequenceAmalgamation`, so the two differ only in how teachers are combined.
+
+    Args:
+        projection (bool): hint the input projection output. Default True.
+        encoder_layers (str | Sequence[int]): ``'all'`` or encoder layer indices.
+        loss_weight (float): λ_seq. Default 1.0.
+    """
+
+    def __init__(self, projection: bool = True,
+                 encoder_layers: Union[str, Sequence[int]] = 'all',
+                 loss_weight: float = 1.0, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.projection = projection
+        self.encoder_layers = encoder_layers
+        self.loss_weight = loss_weight
+        self.eps = eps
+
+    def setup(self, student: nn.Module, teachers: Sequence[nn.Module], student_classes,
+              teacher_classes) -> None:
+        if isinstance(student.neck, nn.ModuleList):
+            raise ValueError('SAG hints a plain student (one input projection); got an '
+                             'extended student. Use SequenceAmalgamation for it, or a plain '
+                             'detector (e.g. ConditionalDETRAnyDim) as the student.')
+        depth = len(student.encoder.layers)
+        self.layer_ids: List[int] = (list(range(depth)) if self.encoder_layers == 'all'
+                                     else list(self.encoder_layers))
+        for t, teacher in enumerate(teachers):
+            if len(teacher.encoder.layers) < depth and self.encoder_layers == 'all':
+                raise ValueError(f'Teacher {t} has {len(teacher.encoder.layers)} encoder '
+                                 f'layers, the student {depth}: list encoder_layers.')
+        self.hinted = ['neck'] * self.projection + [f'encoder.layers.{i}' for i in self.layer_ids]
+        # W_a^{l,i}: one bias-free linear map per hinted layer and teacher (eq. 5).
+        self.projections = nn.ModuleDict({
+            name.replace('.', '_'): nn.ModuleList(
+                nn.Linear(t.embed_dims, student.embed_dims, bias=False) for t in teachers)
+            for name in self.hinted})
+        super().setup(student, teachers, student_classes, teacher_classes)
+
+    def student_modules(self, student: nn.Module) -> List[str]:
+        # The projection is always recorded: its map size gives the padding mask.
+        return ['neck'] + [f'encoder.layers.{i}' for i in self.layer_ids]
+
+    def teacher_modules(self, teacher: nn.Module) -> List[str]:
+        return list(self.hinted)
+
+    def loss(self, student: nn.Module, data_samples: SampleList) -> Dict[str, Tensor]:
+        hw = self.student_recorder['neck'][-1].shape[-2:]
+        losses = {}
+        for name in self.hinted:
+            as_tokens = neck_tokens if name == 'neck' else (lambda x: x)
+            student_seq = as_tokens(self.student_recorder[name])
+            valid = valid_token_mask(data_samples, hw, student_seq.device)
+            projs = self.projections[name.replace('.', '_')]
+            aggregated = sum(proj(as_tokens(rec[name]).float())
+                             for proj, rec in zip(projs, self.teacher_recorders))
+            aggregated = aggregated / len(projs)
+            key = 'loss_sag_proj' if name == 'neck' else f'loss_sag_enc{name.rsplit(".", 1)[1]}'
+            losses[key] = masked_mse(channel_normalize(student_seq, valid, self.eps),
+                                     channel_normalize(aggregated, valid, self.eps), valid)
+        return {k: v * self.loss_weight for k, v in losses.items()}
