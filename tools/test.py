@@ -2,6 +2,8 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
                          [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+CHECKPOINT may be omitted for models that load their own weights (TeacherEnsemble).
 """
 import argparse
 import os
@@ -17,7 +19,8 @@ from mmka.utils import setup_cpu_distributed
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector (mmka)')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file (omit for a TeacherEnsemble config)')
     parser.add_argument('--work-dir', help='the dir to save evaluation logs and metrics')
     parser.add_argument('--out', help='dump predictions to a pickle file (.pkl)')
     parser.add_argument(
@@ -34,9 +37,11 @@ def parse_args(argv=None):
 def build_config(args) -> Config:
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'Config file {args.config!r} does not exist.')
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'Checkpoint file {args.checkpoint!r} does not exist.')
     cfg = Config.fromfile(args.config)
+    if args.checkpoint is None and cfg.model.type != 'TeacherEnsemble':
+        raise ValueError(f'A checkpoint is required to test {cfg.model.type}.')
+    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'Checkpoint file {args.checkpoint!r} does not exist.')
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

@@ -1,5 +1,8 @@
 from .base_distiller import FrozenTeacherDistiller
 from .ka_detr import KADETRAmalgamator
+from .teacher_ensemble import TeacherEnsemble
 from .teachers import build_frozen_teacher
 
-__all__ = ['FrozenTeacherDistiller', 'KADETRAmalgamator', 'build_frozen_teacher']
+__all__ = [
+    'FrozenTeacherDistiller', 'KADETRAmalgamator', 'TeacherEnsemble', 'build_frozen_teacher'
+]

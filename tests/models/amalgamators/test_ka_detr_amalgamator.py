@@ -145,3 +145,26 @@ def test_sag_baseline_with_plain_student(teachers):
     assert w_a.requires_grad and w_a.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='plain student'):
         build(teachers, hooks=[dict(type='SequenceAggregation')])
+
+
+def test_teacher_ensemble_merges_predictions_by_name(teachers):
+    ensemble = MODELS.build(dict(type='TeacherEnsemble', teachers=teachers, classes=CLASSES,
+                                 max_per_img=10))
+    ensemble.train()
+    assert not any(m.training for m in ensemble.modules())
+    inputs, samples = batch()
+    merged = ensemble(inputs, copy.deepcopy(samples), mode='predict')
+    singles = [t.predict(inputs, copy.deepcopy(samples)) for t in ensemble.teachers]
+    for b, sample in enumerate(merged):
+        pred = sample.pred_instances
+        assert len(pred) == 10 and bool((pred.scores[:-1] >= pred.scores[1:]).all())
+        # Every merged detection is some teacher's, with its label renamed into CLASSES.
+        for score, label in zip(pred.scores.tolist(), pred.labels.tolist()):
+            owner = 0 if CLASSES[label] in T1 else 1
+            single = singles[owner][b].pred_instances
+            names = T1 if owner == 0 else T2
+            hits = [s for s, l in zip(single.scores.tolist(), single.labels.tolist())
+                    if names[l] == CLASSES[label] and abs(s - score) < 1e-6]
+            assert hits
+    with pytest.raises(ValueError, match='only predicts'):
+        ensemble(inputs, samples, mode='loss')
