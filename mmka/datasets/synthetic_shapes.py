@@ -2,8 +2,11 @@
 
 Each image has a smooth random background with pixel noise and a few distractor strokes
 (lines, dots, short arcs -- none of them a class), then ``min_objects``-``max_objects``
-(default 2-6) filled or hollow silhouettes in random colours. Colour never encodes the
-class: only the silhouette does. Boxes are the tight, amodal extent of each drawn shape
+(default 2-6) filled or hollow silhouettes in random colours. Colour is at most a weak
+hint: each class has a home hue and an object's hue is drawn within ``hue_jitter`` degrees
+of it (default 30), so three to four classes share any hue and only the silhouette decides
+(``hue_jitter=180`` makes colour independent of the class). Home hues interleave the
+teacher partitions, so colour does not tell one teacher's classes from another's. Boxes are the tight, amodal extent of each drawn shape
 (computed from its own pixel mask before later objects are painted over it).
 
 Layout written by :func:`generate_shapes_dataset`::
@@ -18,6 +21,7 @@ Every image is drawn from its own random stream, ``SeedSequence(seed, spawn_key=
 index))``, so the splits are independent, a smaller dataset is a prefix of a larger one and
 the same arguments always give the same pixels and byte-identical JSON.
 """
+import colorsys
 import inspect
 import json
 import math
@@ -33,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 #: Bump whenever the drawing changes, so ensure_shapes_dataset() regenerates old copies.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: The 20 classes, in label order (COCO category id = index + 1). Consecutive groups of 5
 #: (the 4-teacher partition) and halves (the 2-teacher partition) each mix round shapes,
@@ -59,7 +63,7 @@ _PLACEMENT_TRIES = 30
 _COLOUR_TRIES = 30
 _MIN_BOX_SIDE = 4
 _NUM_DISTRACTORS = (3, 9)      # [low, high) distractor strokes per image
-_CLASS_HUE_JITTER = None       # experiment switch: hue = class hue ± this (degrees)
+_HUE_STRIDE = 3                # home hue slot of class k: 3k mod 20 (interleaves groups)
 
 Layer = Tuple[np.ndarray, bool]   # polygon (N x 2, x right / y down) and filled-or-hole
 
@@ -267,17 +271,21 @@ def _occludes_too_much(mask: np.ndarray, box: Sequence[int], labels: np.ndarray,
     return bool(np.any(visible - covered < (1 - _MAX_OCCLUDED_FRACTION) * areas))
 
 
-def _random_colour(rng: np.random.Generator, cls: int) -> np.ndarray:
-    if _CLASS_HUE_JITTER is None:
-        return rng.integers(0, 256, size=3)
-    import colorsys
-    hue = (cls / len(SHAPE_CLASSES) * 360 + rng.uniform(-_CLASS_HUE_JITTER, _CLASS_HUE_JITTER))
-    rgb = colorsys.hsv_to_rgb((hue % 360) / 360, rng.uniform(0.5, 1), rng.uniform(0.4, 1))
-    return (np.array(rgb) * 255).astype(np.int64)
+def _random_colour(rng: np.random.Generator, cls: int, hue_jitter: int) -> np.ndarray:
+    """RGB colour with hue within ``hue_jitter`` degrees of class ``cls``'s home hue.
+
+    Home hues are 18 degrees apart and assigned in the order 3k mod 20, so consecutive
+    classes (and thus the classes of one teacher) are spread around the colour circle.
+    """
+    num = len(SHAPE_CLASSES)
+    home = (_HUE_STRIDE * cls % num) * 360.0 / num
+    hue = (home + rng.uniform(-hue_jitter, hue_jitter)) % 360.0
+    rgb = colorsys.hsv_to_rgb(hue / 360.0, rng.uniform(0.5, 1.0), rng.uniform(0.4, 1.0))
+    return np.rint(np.array(rgb) * 255).astype(np.int64)
 
 
 def _contrasting_colour(rng: np.random.Generator, canvas: np.ndarray, labels: np.ndarray,
-                        mask: np.ndarray, cls: int = 0) -> Tuple[int, int, int]:
+                        mask: np.ndarray, cls: int, hue_jitter: int) -> Tuple[int, int, int]:
     """Random RGB colour far from the mean colour of every region (background or earlier
     object) the new object will cover, so no part of its silhouette blends in. Falls back
     to the most distant of the tries."""
@@ -285,7 +293,7 @@ def _contrasting_colour(rng: np.random.Generator, canvas: np.ndarray, labels: np
     means = np.stack([pixels[under == k].mean(axis=0) for k in np.unique(under)])
     best, best_dist = None, -1.0
     for _ in range(_COLOUR_TRIES):
-        colour = _random_colour(rng, cls)
+        colour = _random_colour(rng, cls, hue_jitter)
         dist = float(np.min(np.linalg.norm(means - colour, axis=1)))
         if dist > best_dist:
             best, best_dist = colour, dist
@@ -295,7 +303,8 @@ def _contrasting_colour(rng: np.random.Generator, canvas: np.ndarray, labels: np
 
 
 def _render_image(rng: np.random.Generator, size: int, first_class: int, min_objects: int,
-                  max_objects: int) -> Tuple[Image.Image, List[Tuple[int, Tuple[int, ...]]]]:
+                  max_objects: int,
+                  hue_jitter: int) -> Tuple[Image.Image, List[Tuple[int, Tuple[int, ...]]]]:
     """Draw one image; returns it and its objects as (class index, (x, y, w, h)).
 
     The first object has class ``first_class`` and is placed on an empty canvas, so it can
@@ -316,7 +325,7 @@ def _render_image(rng: np.random.Generator, size: int, first_class: int, min_obj
                 break
         else:
             continue
-        colour = _contrasting_colour(rng, np.asarray(canvas), labels, mask, cls)
+        colour = _contrasting_colour(rng, np.asarray(canvas), labels, mask, cls, hue_jitter)
         canvas.paste(colour, mask=Image.fromarray(mask.astype(np.uint8) * 255))
         objects.append((cls, box, int(mask.sum())))
         labels[mask] = len(objects)
@@ -353,7 +362,7 @@ def _write_split(root: Path, split_index: int, num_images: int, params: dict) ->
         seq = np.random.SeedSequence(params['seed'], spawn_key=(split_index, k))
         image, objects = _render_image(np.random.default_rng(seq), params['image_size'],
                                        k % len(SHAPE_CLASSES), params['min_objects'],
-                                       params['max_objects'])
+                                       params['max_objects'], params['hue_jitter'])
         file_name = f'{k:06d}.png'
         # Level 1: pixel noise hardly compresses, so level 6 saves only ~8% and is slower.
         image.save(root / split / file_name, format='PNG', compress_level=1)
@@ -380,20 +389,24 @@ def _write_dataset(root: Path, params: dict) -> None:
                      counts=counts), indent=2)
 
 
-def _check_params(num_train, num_val, image_size, seed, min_objects, max_objects) -> dict:
+def _check_params(num_train, num_val, image_size, seed, min_objects, max_objects,
+                  hue_jitter) -> dict:
     """Validate the generation parameters; returns them as a dict of plain ints."""
     params = dict(num_train=num_train, num_val=num_val, image_size=image_size, seed=seed,
-                  min_objects=min_objects, max_objects=max_objects)
+                  min_objects=min_objects, max_objects=max_objects, hue_jitter=hue_jitter)
     for key, value in params.items():
         try:
             params[key] = operator.index(value)
         except TypeError:
             raise ValueError(f'{key} must be an integer, got {value!r}') from None
     minimum = dict(num_train=1, num_val=1, image_size=32, seed=0, min_objects=1,
-                   max_objects=1)
+                   max_objects=1, hue_jitter=0)
     for key, low in minimum.items():
         if params[key] < low:
             raise ValueError(f'{key} must be >= {low}, got {params[key]}')
+    if params['hue_jitter'] > 180:
+        raise ValueError(f"hue_jitter must be <= 180 (180: colour independent of the class), "
+                         f"got {params['hue_jitter']}")
     if params['min_objects'] > params['max_objects']:
         raise ValueError(f"min_objects ({params['min_objects']}) must be <= max_objects "
                          f"({params['max_objects']})")
@@ -435,14 +448,16 @@ def _publish(tmp: Path, out_dir: Path, params: dict) -> None:
 
 def generate_shapes_dataset(out_dir: Union[str, Path], num_train: int = 2000,
                             num_val: int = 500, image_size: int = 128, seed: int = 0,
-                            min_objects: int = 2, max_objects: int = 6) -> Path:
+                            min_objects: int = 2, max_objects: int = 6,
+                            hue_jitter: int = 30) -> Path:
     """(Re)generate the shapes dataset in ``out_dir`` unconditionally; returns ``out_dir``.
 
     Each image gets ``min_objects``-``max_objects`` objects; the first one of image ``k``
     has class ``k % 20`` (so every class is in both splits once they have >= 20 images).
     An object that cannot be placed without hiding more than 40% of an earlier one within
     30 tries is dropped, which only happens with crowded settings (many objects on small
-    images); it never happened at the default settings.
+    images); it never happened at the default settings. ``hue_jitter`` (degrees, 0-180)
+    bounds how far an object's hue strays from its class's home hue (180: no colour hint).
 
     The data is written to a temporary sibling directory and renamed into place at the
     end, so an interrupted run leaves any previous copy untouched.
@@ -450,7 +465,8 @@ def generate_shapes_dataset(out_dir: Union[str, Path], num_train: int = 2000,
     Raises:
         ValueError: a parameter is not an integer or out of range (the message names it).
     """
-    params = _check_params(num_train, num_val, image_size, seed, min_objects, max_objects)
+    params = _check_params(num_train, num_val, image_size, seed, min_objects, max_objects,
+                           hue_jitter)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.tmp-', dir=out_dir.parent))

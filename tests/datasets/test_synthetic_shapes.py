@@ -47,7 +47,7 @@ def test_layout(small):
         image = Image.open(small / split / files[0])
         assert image.mode == 'RGB' and image.size == (96, 96)
     meta = json.loads((small / 'generation.json').read_text())
-    assert meta['params'] == dict(SMALL, min_objects=2, max_objects=6)
+    assert meta['params'] == dict(SMALL, min_objects=2, max_objects=6, hue_jitter=30)
     assert meta['version'] == synthetic_shapes.GENERATOR_VERSION
     assert meta['counts']['train']['images'] == 40
     # Nothing is left behind next to the dataset (temporary or replaced directories).
@@ -179,3 +179,26 @@ def test_bad_input_raises(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name):
         ensure_shapes_dataset(tmp_path / 'bad', **kwargs)
     assert not (tmp_path / 'bad').exists()
+
+
+def test_hue_jitter_controls_the_colour_hint(tmp_path):
+    """hue_jitter=0: every object of a class has (nearly) its home hue; 180: any hue."""
+    import colorsys
+    small = dict(SMALL, num_train=20, num_val=1)
+
+    def hues(root):
+        coco = _coco(root, 'train')
+        out = {}
+        for ann in coco['annotations']:
+            image = np.asarray(Image.open(root / 'train' / f"{ann['image_id'] - 1:06d}.png"))
+            x, y, w, h = (int(v) for v in ann['bbox'])
+            r, g, b = image[y + h // 2, x + w // 2][:3] / 255.0
+            out.setdefault(ann['category_id'], []).append(colorsys.rgb_to_hsv(r, g, b)[0])
+        return out
+
+    fixed = hues(generate_shapes_dataset(tmp_path / 'fixed', **dict(small, hue_jitter=0)))
+    free = hues(generate_shapes_dataset(tmp_path / 'free', **dict(small, hue_jitter=180)))
+    spread = lambda d: np.median([np.ptp(v) for v in d.values() if len(v) > 2] or [0])
+    assert spread(fixed) < spread(free)
+    with pytest.raises(ValueError, match='hue_jitter'):
+        generate_shapes_dataset(tmp_path / 'bad', **dict(small, hue_jitter=200))

@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--num-val', type=int, default=500)
     parser.add_argument('--image-size', type=int, default=128)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--hue-jitter', type=int, default=30,
+                        help='degrees an object hue may stray from its class hue '
+                        '(180: colour independent of the class)')
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if a matching dataset already exists')
     return parser
@@ -34,7 +37,7 @@ def main(argv=None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     params = dict(num_train=args.num_train, num_val=args.num_val,
-                  image_size=args.image_size, seed=args.seed)
+                  image_size=args.image_size, seed=args.seed, hue_jitter=args.hue_jitter)
     start = time.perf_counter()
     make = generate_shapes_dataset if args.force else ensure_shapes_dataset
     try:
