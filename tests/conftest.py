@@ -15,9 +15,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Tests build models and datasets outside a Runner: make mmdet the default scope.
 register_all_modules(init_default_scope=True)
 
-SHAPES_BASELINE = osp.join(REPO, 'configs/baselines/conditional-detr_r18tiny_1xb16-20e_shapes.py')
+SHAPES_BASELINE = osp.join(REPO, 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py')
 SHAPES_T1OF2 = osp.join(REPO,
-                        'configs/teachers/conditional-detr_r18tiny_1xb16-20e_shapes-t1of2.py')
+                        'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t1of2.py')
 
 
 @pytest.fixture(scope='session')

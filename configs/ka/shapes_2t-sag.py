@@ -8,7 +8,7 @@ model = dict(
     student=dict(
         _delete_=True,
         **load_model_cfg(
-            '{{ fileDirname }}/../baselines/conditional-detr_r18tiny_1xb16-20e_shapes.py')),
+            '{{ fileDirname }}/../baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py')),
     hooks=[
         dict(type='SequenceAggregation', loss_weight=1.0),
         dict(type='TaskAmalgamation', loss_weight=1.0,

@@ -10,14 +10,14 @@ from mmka.utils import load_model_cfg
 custom_imports = dict(imports=['mmka'], allow_failed_imports=False)
 num_teachers = 2
 teacher_configs = [
-    f'configs/teachers/conditional-detr_r18tiny_1xb16-20e_shapes-t{t}of2.py' for t in (1, 2)]
+    f'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{t}of2.py' for t in (1, 2)]
 teacher_checkpoints = [
-    f'work_dirs/conditional-detr_r18tiny_1xb16-20e_shapes-t{t}of2/epoch_20.pth' for t in (1, 2)]
+    f'work_dirs/conditional-detr_r18tiny_1xb16-30e_shapes-t{t}of2/epoch_30.pth' for t in (1, 2)]
 
 model = dict(
     type='KADETRAmalgamator',
     student=load_model_cfg(
-        '{{ fileDirname }}/../baselines/ka-conditional-detr_r18tiny_1xb16-20e_shapes-rawext2t.py'),
+        '{{ fileDirname }}/../baselines/ka-conditional-detr_r18tiny_1xb16-30e_shapes-rawext2t.py'),
     teachers=[dict(config=c, checkpoint=k) for c, k in zip(teacher_configs, teacher_checkpoints)],
     classes=SHAPE_CLASSES,
     hooks=[
@@ -32,8 +32,8 @@ train_dataloader = dict(dataset=dict(metainfo=metainfo))
 val_dataloader = dict(dataset=dict(metainfo=metainfo))
 test_dataloader = val_dataloader
 
-max_epochs = 20
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
+max_epochs = 30
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
@@ -42,10 +42,10 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=0.1, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[15],
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[25],
          gamma=0.1),
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2))
 log_processor = dict(type='LogProcessor', window_size=25, by_epoch=True)

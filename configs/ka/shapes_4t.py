@@ -3,9 +3,9 @@
 _base_ = './shapes_2t.py'
 num_teachers = 4
 teacher_configs = [
-    f'configs/teachers/conditional-detr_r18tiny_1xb16-20e_shapes-t{t}of4.py' for t in range(1, 5)]
+    f'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{t}of4.py' for t in range(1, 5)]
 teacher_checkpoints = [
-    f'work_dirs/conditional-detr_r18tiny_1xb16-20e_shapes-t{t}of4/epoch_20.pth'
+    f'work_dirs/conditional-detr_r18tiny_1xb16-30e_shapes-t{t}of4/epoch_30.pth'
     for t in range(1, 5)]
 model = dict(
     student=dict(num_teachers=num_teachers),

@@ -26,7 +26,7 @@ PREFIX = 'student.'
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='the amalgamation config the checkpoint was trained with')
-    parser.add_argument('checkpoint', help='amalgamation checkpoint (e.g. epoch_20.pth)')
+    parser.add_argument('checkpoint', help='amalgamation checkpoint (e.g. epoch_30.pth)')
     parser.add_argument('out_dir', help='where student.pth and student_config.py go')
     return parser.parse_args(argv)
 

@@ -1,6 +1,6 @@
 # Teacher 4 of the 4-teacher partition of the embedded shapes data (classes: see
 # mmka.datasets.partitions.PARTITIONS['shapes_4t'][3]).
-_base_ = '../baselines/conditional-detr_r18tiny_1xb16-20e_shapes.py'
+_base_ = '../baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
 from mmka.datasets.partitions import get_partition
 
 classes = get_partition('shapes_4t')[3]

@@ -1,9 +1,9 @@
-# Teacher 2 of the 2-teacher partition of the embedded shapes data (classes: see
-# mmka.datasets.partitions.PARTITIONS['shapes_2t'][1]).
-_base_ = '../baselines/conditional-detr_r18tiny_1xb16-20e_shapes.py'
+# Teacher 3 of the 4-teacher partition of the embedded shapes data (classes: see
+# mmka.datasets.partitions.PARTITIONS['shapes_4t'][2]).
+_base_ = '../baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
 from mmka.datasets.partitions import get_partition
 
-classes = get_partition('shapes_2t')[1]
+classes = get_partition('shapes_4t')[2]
 metainfo = dict(classes=classes)
 model = dict(bbox_head=dict(num_classes=len(classes)))
 train_dataloader = dict(dataset=dict(metainfo=metainfo))
