@@ -1,0 +1,171 @@
+"""Training-step cost of knowledge amalgamation vs training the student alone.
+
+    python benchmarks/amalgamation_step.py [--config configs/ka/shapes_2t.py] [--steps 20]
+                                           [--batch-size 16] [--device cpu|cuda]
+
+From one amalgamation config it builds Raw (the student's detector without sequence
+extension, ground truth only), Raw_ext (the extended student, ground truth only) and KA (the
+amalgamator: frozen teachers + extended student + its hooks). Each runs ``--steps``
+optimizer steps, after 3 warm-up steps, on the same real batches of the embedded data. It
+prints median step times, the ratio KA / Raw (paper anchor: 41 h / 25 h = 1.64; target
+<= 1.35), the share of the KA step spent in TA's Hungarian matching (target <= 5 %), and peak
+memory (GPU: ``torch.cuda.max_memory_allocated``; CPU: peak RSS of a separate process per
+model). Teacher weights do not change the cost, so randomly initialised teachers are used.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+from mmdet.registry import DATASETS, MODELS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+
+import mmka  # noqa: E402,F401
+from mmka.datasets import ensure_shapes_dataset  # noqa: E402
+from mmka.models.losses import TaskAmalgamationLoss  # noqa: E402
+from mmka.utils import set_data_root  # noqa: E402
+
+VARIANTS = ('raw', 'raw_ext', 'ka')
+PLAIN_DETECTOR = dict(KADETRStudent='DETR', KAConditionalDETRStudent='ConditionalDETRAnyDim',
+                      KADABDETRStudent='DABDETR')
+
+
+def build_model(cfg: Config, variant: str, tmp: str) -> torch.nn.Module:
+    student = cfg.model.student.to_dict()
+    if variant == 'raw':
+        for key in ('num_teachers', 'encoder_attention', 'compression'):
+            student.pop(key, None)
+        student['type'] = PLAIN_DETECTOR[student['type']]
+    if variant != 'ka':
+        return MODELS.build(student)
+    teachers = []
+    for i, teacher in enumerate(cfg.model.teachers):
+        teacher_cfg = Config.fromfile(osp.join(REPO, teacher['config']))
+        model = MODELS.build(teacher_cfg.model)
+        model.init_weights()
+        path = osp.join(tmp, f'teacher{i}.pth')
+        torch.save(dict(state_dict=model.state_dict()), path)
+        teachers.append(dict(config=osp.join(REPO, teacher['config']), checkpoint=path))
+    hooks = [dict(h) for h in cfg.model.hooks]
+    for hook in hooks:  # untrained teachers are never confident: match the most targets
+        if hook['type'] == 'TaskAmalgamation':
+            hook['targets'] = dict(hook.get('targets', {}), score_thr=0.0)
+    return MODELS.build(dict(cfg.model.to_dict(), teachers=teachers, hooks=hooks))
+
+
+def batches(cfg: Config, batch_size: int, count: int):
+    """``count`` real training batches (lists of packed samples) of the embedded data."""
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    items = [dataset[i % len(dataset)] for i in range(batch_size * count)]
+    return [dict(inputs=[d['inputs'] for d in items[k:k + batch_size]],
+                 data_samples=[d['data_samples'] for d in items[k:k + batch_size]])
+            for k in range(0, len(items), batch_size)]
+
+
+def measure(args, variant: str) -> dict:
+    register_all_modules()
+    cfg = set_data_root(Config.fromfile(args.config), args.data_root.rstrip('/') + '/')
+    device = torch.device(args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_model(cfg, variant, tmp).to(device)
+    model.init_weights() if variant != 'ka' else model.student.init_weights()
+    model.train()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    data = batches(cfg, args.batch_size, 3 + args.steps)
+    matching = []
+    original_assign = TaskAmalgamationLoss.assign
+
+    def timed_assign(self, *a, **k):  # Hungarian matching of TA, timed per call
+        start = time.perf_counter()
+        out = original_assign(self, *a, **k)
+        matching.append(time.perf_counter() - start)
+        return out
+
+    TaskAmalgamationLoss.assign = timed_assign
+    times = []
+    for step, batch in enumerate(data):
+        if step == 3:
+            matching.clear()
+            if device.type == 'cuda':
+                torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        batch = model.data_preprocessor(batch, training=True)
+        losses = model(**batch, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        optim.update_params(loss)
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        if step >= 3:
+            times.append(time.perf_counter() - start)
+    TaskAmalgamationLoss.assign = original_assign
+    peak = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return dict(step=statistics.median(times), matching=sum(matching) / len(times),
+                peak_mb=peak / 2**20)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', default=osp.join(REPO, 'configs/ka/shapes_2t.py'))
+    parser.add_argument('--data-root', default=osp.join(REPO, 'data/shapes'))
+    parser.add_argument('--steps', type=int, default=20)
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--variant', choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument('--out', default=osp.join(REPO, 'benchmarks/results/amalgamation_step.md'))
+    args = parser.parse_args(argv)
+    if args.variant:  # child process: one model, result as JSON on stdout
+        print(json.dumps(measure(args, args.variant)))
+        return
+    ensure_shapes_dataset(args.data_root)
+    results = {}
+    for variant in VARIANTS:  # separate processes: peak RSS is per process
+        cmd = [sys.executable, __file__, '--variant', variant, '--config', args.config,
+               '--data-root', args.data_root, '--steps', str(args.steps), '--batch-size',
+               str(args.batch_size), '--device', args.device]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        results[variant] = json.loads(out.strip().splitlines()[-1])
+        print(f'{variant}: {results[variant]}', flush=True)
+    raw, ext, ka = (results[v] for v in VARIANTS)
+    device = (torch.cuda.get_device_name() if args.device == 'cuda'
+              else f'{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores')
+    command = (f'python benchmarks/amalgamation_step.py --config '
+               f'{osp.relpath(args.config, REPO)} --steps {args.steps} --batch-size '
+               f'{args.batch_size} --device {args.device}')
+    lines = [
+        '# Amalgamation training-step cost', '',
+        f'Command: `{command}`  ',
+        f'Device: {device}; torch {torch.__version__}; {time.strftime("%Y-%m-%d")}; '
+        f'median of {args.steps} steps after 3 warm-up steps, batch {args.batch_size}.', '',
+        '| model | step (s) | peak memory (MiB) |', '|---|---|---|',
+        f"| Raw (plain student, GT) | {raw['step']:.3f} | {raw['peak_mb']:.0f} |",
+        f"| Raw_ext (extended student, GT) | {ext['step']:.3f} | {ext['peak_mb']:.0f} |",
+        f"| KA (2 teachers + extended student) | {ka['step']:.3f} | {ka['peak_mb']:.0f} |", '',
+        f"- KA / Raw step time: **{ka['step'] / raw['step']:.2f}** (target <= 1.35; paper 1.64)",
+        f"- Raw_ext / Raw step time: {ext['step'] / raw['step']:.2f}",
+        f"- TA matching share of the KA step: **{100 * ka['matching'] / ka['step']:.1f} %** "
+        '(target <= 5 %)',
+        f"- peak memory KA / Raw: {ka['peak_mb'] / raw['peak_mb']:.2f} "
+        f"({'GPU allocator' if args.device == 'cuda' else 'process RSS, includes the Python runtime'})",
+    ]
+    os.makedirs(osp.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()
