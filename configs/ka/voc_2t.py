@@ -4,22 +4,17 @@
 # 1e-4, wd 1e-4, backbone lr x0.1, clip 0.1, AMP, 4 GPUs x 8 images, max side 512,
 # 150 epochs with the lr step at 100 (paper Fig. 4a).
 #   tools/dist_train.sh configs/ka/voc_2t.py 4
-_base_ = [
-    '../_base_/datasets/voc0712_coco-format.py',
-    '../_base_/schedules/detr_adamw_4xb8.py',
-    'mmdet::_base_/default_runtime.py',
-]
-from mmka.datasets import get_partition
+# Data, schedule and runtime are Raw's (configs/baselines/detr_r50_4xb8-150e_voc0712.py).
+_base_ = '../baselines/detr_r50_4xb8-150e_voc0712.py'
 from mmka.utils import load_model_cfg
 
-custom_imports = dict(imports=['mmka'], allow_failed_imports=False)
-partition = get_partition('voc_2t')
 teacher_configs = [
     f'configs/teachers/detr_r50_4xb8-150e_voc0712-t{t}of2.py' for t in (1, 2)]
 teacher_checkpoints = [
     f'work_dirs/detr_r50_4xb8-150e_voc0712-t{t}of2/epoch_150.pth' for t in (1, 2)]
 
 model = dict(
+    _delete_=True,
     type='KADETRAmalgamator',
     student=load_model_cfg(
         '{{ fileDirname }}/../baselines/ka-detr_r50_4xb8-150e_voc0712-rawext2t.py'),
@@ -32,12 +27,3 @@ model = dict(
     ],
     gt_loss_weight=0.1)
 
-max_epochs = 150
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
-param_scheduler = [
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[100],
-         gamma=0.1)
-]
-# The student's backbone is the paper's pretrained R50 (lr x0.1 via the schedule's
-# custom_keys, which match 'student.backbone').
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
