@@ -39,8 +39,10 @@ def parse_args(argv=None):
     parser.add_argument('--num-val', type=int, default=500, help='generated val images')
     parser.add_argument('--teacher-epochs', type=int, default=None,
                         help="teacher epochs (default: the teacher config's 30)")
-    parser.add_argument('--student-epochs', type=int, default=None,
-                        help="student epochs (default: the amalgamation config's 30)")
+    parser.add_argument('--student-epochs', type=int, default=15,
+                        help='student epochs (default 15, with the lr step at 12: the '
+                        'student learns from trained teachers and needs fewer epochs '
+                        'than the amalgamation config\'s 30)')
     parser.add_argument('--retrain', action='store_true',
                         help='train again even where checkpoints exist')
     return parser.parse_args(argv)
