@@ -1,4 +1,4 @@
-from .base import AmalgamationHook
+from .base import AmalgamationHook, SequenceHintHook
 from .recorder import OutputRecorder
 from .sequence_aggregation import SequenceAggregation
 from .sequence_amalgamation import SequenceAmalgamation
@@ -6,5 +6,5 @@ from .task_amalgamation import TaskAmalgamation
 
 __all__ = [
     'AmalgamationHook', 'OutputRecorder', 'SequenceAggregation', 'SequenceAmalgamation',
-    'TaskAmalgamation'
+    'SequenceHintHook', 'TaskAmalgamation'
 ]

@@ -1,6 +1,6 @@
 """Common interface of the amalgamator's hooks (SA, SAG, TA, ...)."""
 from abc import abstractmethod
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Union
 
 import torch.nn as nn
 from torch import Tensor
@@ -42,3 +42,31 @@ class AmalgamationHook(nn.Module):
         self.student_recorder.clear()
         for recorder in self.teacher_recorders:
             recorder.clear()
+
+
+class SequenceHintHook(AmalgamationHook):
+    """Shared options of the sequence-level hooks (SA, SAG): which layers are hinted.
+
+    Args:
+        projection (bool): hint the input projection (neck) output. Default True.
+        encoder_layers (str | Sequence[int]): ``'all'`` or the indices of the hinted encoder
+            layers (student layer l mimics teacher layer l). Default ``'all'``.
+        loss_weight (float): λ_seq. Default 1.0 (paper).
+        eps (float): numerical floor of the per-channel normalisation.
+    """
+
+    def __init__(self, projection: bool = True,
+                 encoder_layers: Union[str, Sequence[int]] = 'all',
+                 loss_weight: float = 1.0, eps: float = 1e-5) -> None:
+        super().__init__()
+        if not (encoder_layers == 'all' or (not isinstance(encoder_layers, str) and all(
+                isinstance(i, int) for i in encoder_layers))):
+            raise TypeError(f"encoder_layers must be 'all' or a list of ints, got "
+                            f'{encoder_layers!r}.')
+        if not projection and not list(encoder_layers):
+            raise ValueError(f'{type(self).__name__} hints nothing: enable projection or give '
+                             'encoder layers.')
+        self.projection = projection
+        self.encoder_layers = encoder_layers
+        self.loss_weight = loss_weight
+        self.eps = eps

@@ -1,17 +1,17 @@
 """Sequence aggregation (SAG), the baseline of previous KA methods (paper §III-B2, eq. 5)."""
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Sequence
 
 import torch.nn as nn
 from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from .base import AmalgamationHook
+from .base import SequenceHintHook
 from .sequence_utils import channel_normalize, masked_mse, neck_tokens, valid_token_mask
 
 
 @MODELS.register_module()
-class SequenceAggregation(AmalgamationHook):
+class SequenceAggregation(SequenceHintHook):
     """A plain (non-extended) student sequence mimics the aggregated teacher sequences.
 
     L_SAG = Σ_l mean_valid ‖norm(Y_s^l) − norm(Y_a^l)‖²,  Y_a^l = (1/N) Σ_i Y_t^{l,i} W_a^{l,i}
@@ -19,20 +19,8 @@ class SequenceAggregation(AmalgamationHook):
     together with the student. Same layers, normalisation and averaging as
     :class:`SequenceAmalgamation`, so the two differ only in how teachers are combined.
 
-    Args:
-        projection (bool): hint the input projection output. Default True.
-        encoder_layers (str | Sequence[int]): ``'all'`` or encoder layer indices.
-        loss_weight (float): λ_seq. Default 1.0.
+    Options (hinted layers, λ_seq): :class:`SequenceHintHook`.
     """
-
-    def __init__(self, projection: bool = True,
-                 encoder_layers: Union[str, Sequence[int]] = 'all',
-                 loss_weight: float = 1.0, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.projection = projection
-        self.encoder_layers = encoder_layers
-        self.loss_weight = loss_weight
-        self.eps = eps
 
     def setup(self, student: nn.Module, teachers: Sequence[nn.Module], student_classes,
               teacher_classes) -> None:

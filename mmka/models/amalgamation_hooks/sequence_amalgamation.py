@@ -1,5 +1,5 @@
 """Sequence-level amalgamation (SA, paper §III-B, eq. 2)."""
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn as nn
@@ -8,12 +8,12 @@ from torch import Tensor
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..layers.sequence_compression import gather_tokens
-from .base import AmalgamationHook
+from .base import SequenceHintHook
 from .sequence_utils import channel_normalize, masked_mse, neck_tokens, valid_token_mask
 
 
 @MODELS.register_module()
-class SequenceAmalgamation(AmalgamationHook):
+class SequenceAmalgamation(SequenceHintHook):
     """Each segment of the extended student sequence mimics its teacher's sequence (eq. 2).
 
     L_seq = Σ_l (1/N) Σ_i mean_valid ‖norm(Y_s^{l,i}) − norm(Y_t^{l,i})‖² over the hinted
@@ -27,29 +27,8 @@ class SequenceAmalgamation(AmalgamationHook):
     student's ``last_kept_indices``). The projection is hinted on all N segments, which the
     student computes before compressing.
 
-    Args:
-        projection (bool): hint the input projection outputs. Default True.
-        encoder_layers (str | Sequence[int]): ``'all'`` or the indices of the hinted encoder
-            layers (student layer l mimics teacher layer l). Default ``'all'``.
-        loss_weight (float): λ_seq. Default 1.0 (paper).
-        eps (float): numerical floor of the normalisation.
+    Options (hinted layers, λ_seq): :class:`SequenceHintHook`.
     """
-
-    def __init__(self, projection: bool = True,
-                 encoder_layers: Union[str, Sequence[int]] = 'all',
-                 loss_weight: float = 1.0, eps: float = 1e-5) -> None:
-        super().__init__()
-        if not (encoder_layers == 'all' or (not isinstance(encoder_layers, str) and all(
-                isinstance(i, int) for i in encoder_layers))):
-            raise TypeError(f"encoder_layers must be 'all' or a list of ints, got "
-                            f'{encoder_layers!r}.')
-        if not projection and not list(encoder_layers):
-            raise ValueError('SequenceAmalgamation hints nothing: enable projection or give '
-                             'encoder layers.')
-        self.projection = projection
-        self.encoder_layers = encoder_layers
-        self.loss_weight = loss_weight
-        self.eps = eps
 
     def setup(self, student: nn.Module, teachers: Sequence[nn.Module], student_classes,
               teacher_classes) -> None:

@@ -85,3 +85,11 @@ def test_sa_with_compression_gathers_teachers_with_student_indices(teachers):
     guide = torch.cat([rec['neck'][-1].flatten(2).transpose(1, 2)
                        for rec in model._guide_recorders], 1)
     assert torch.equal(kept[0], model.student.compressor.select(guide, None)[0])
+
+
+@pytest.mark.parametrize('hook', ['SequenceAmalgamation', 'SequenceAggregation'])
+def test_hinted_layer_options_are_checked(hook):
+    with pytest.raises(TypeError, match="'first'"):
+        MODELS.build(dict(type=hook, encoder_layers='first'))
+    with pytest.raises(ValueError, match='hints nothing'):
+        MODELS.build(dict(type=hook, projection=False, encoder_layers=[]))
