@@ -3,19 +3,39 @@ import pytest
 
 from ..conftest import load_tool
 
+TINY = ['--num-train', '24', '--num-val', '12', '--teacher-epochs', '1', '--student-epochs', '1']
+
 
 def test_demo_runs_the_whole_pipeline_and_reuses_checkpoints(tmp_path, capsys):
     demo = load_tool('demo')
-    args = ['--work-dir', str(tmp_path / 'work'), '--data-root', str(tmp_path / 'data'),
-            '--num-train', '24', '--num-val', '12', '--teacher-epochs', '1',
-            '--student-epochs', '1']
+    args = ['--work-dir', str(tmp_path / 'work'), '--data-root', str(tmp_path / 'data')] + TINY
     results = demo.main(args)
     assert list(results) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Student']
     for metrics in results.values():
-        assert 0.0 <= metrics['coco/bbox_mAP_50'] <= 1.0
+        for key in ('coco/bbox_mAP_50', 'coco/T1_bbox_mAP_50', 'coco/T2_bbox_mAP_50'):
+            assert 0.0 <= metrics[key] <= 1.0
     out = capsys.readouterr().out
-    assert 'all 20 classes' in out and 'Student' in out
+    assert 'all 20 classes' in out and 'AP50@T2' in out and 'Student' in out
+    assert 'training teacher 2/2' in out and 'teacher 1/2 trained' in out
+    assert (tmp_path / 'work' / 'teacher1' / 'epoch_1.pth').is_file()
     # A second run trains nothing: every checkpoint is reused.
     demo.main(args)
     out = capsys.readouterr().out
     assert '[demo] training' not in out and out.count('[demo] reusing') == 3
+
+
+def test_demo_reports_a_failed_teacher_with_its_log(tmp_path):
+    demo = load_tool('demo')
+    args = ['--work-dir', str(tmp_path / 'work'), '--data-root', str(tmp_path / 'data'),
+            '--jobs', '1'] + TINY
+    (tmp_path / 'data').mkdir()
+    demo.ensure_shapes_dataset(str(tmp_path / 'data'), num_train=24, num_val=12)
+    (tmp_path / 'data' / 'train').rename(tmp_path / 'data' / 'moved')  # images gone
+    with pytest.raises(RuntimeError, match='teacher 1 failed.*train.log'):
+        demo.main(args)
+
+
+def test_bad_arguments_are_named():
+    demo = load_tool('demo')
+    with pytest.raises(SystemExit):
+        demo.parse_args(['--student-epochs', '0'])

@@ -39,6 +39,8 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         hooks (Sequence[dict]): amalgamation hooks, e.g.
             ``[dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')]``.
         gt_loss_weight (float): λ_d. Default 0.1 (paper); 0 for label-free training.
+        **teacher_options: ``teacher_dtype``, ``teacher_channels_last`` (see
+            :class:`FrozenTeacherDistiller`): how cheaply the teachers run.
     """
 
     def __init__(self,
@@ -48,8 +50,9 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
                  hooks: Sequence[dict] = (),
                  gt_loss_weight: float = 0.1,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(student, teachers, data_preprocessor, init_cfg)
+                 init_cfg: Optional[dict] = None,
+                 **teacher_options) -> None:
+        super().__init__(student, teachers, data_preprocessor, init_cfg, **teacher_options)
         self.classes = tuple(classes)
         check_partition(self.teacher_classes, self.classes)
         num_classes = self.student.bbox_head.num_classes
@@ -72,9 +75,10 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
             for t in self.teacher_list)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
-        with torch.no_grad():
+        with self.teacher_context():
+            teacher_inputs = self.teacher_inputs(inputs)
             for teacher in self.teacher_list:
-                self._run_teacher(teacher, inputs, data_samples)
+                self._run_teacher(teacher, teacher_inputs, data_samples)
         losses = {}
         with self._compression_guide():
             if self.gt_loss_weight > 0:

@@ -109,6 +109,30 @@ def test_compressing_student_is_guided_by_teachers(teachers):
     assert torch.isfinite(losses['loss_sa_enc0'])
 
 
+def test_cheap_teacher_options_change_precision_not_results(teachers):
+    """bf16 teachers: close to float32 losses; channels-last: the same arithmetic."""
+    inputs, samples = batch()
+    losses = {}
+    for name, options in dict(fp32={}, cl=dict(teacher_channels_last=True),
+                              bf16=dict(teacher_dtype='bfloat16')).items():
+        torch.manual_seed(0)
+        model = build(teachers, **options)
+        model.train()
+        torch.manual_seed(1)  # the same dropout masks in every run
+        losses[name] = {k: v.item() for k, v in model.loss(inputs, samples).items()}
+    teacher_param = next(build(teachers, teacher_channels_last=True).teachers['0']
+                         .backbone.parameters())
+    assert teacher_param.is_contiguous(memory_format=torch.channels_last)
+    for key, value in losses['fp32'].items():
+        assert losses['cl'][key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+        assert losses['bf16'][key] == pytest.approx(value, rel=0.1, abs=1e-2), key
+    # bf16 is a real change of precision, not silently ignored:
+    assert any(losses['bf16'][k] != losses['fp32'][k] for k in losses['fp32']
+               if k.startswith('loss_sa'))
+    with pytest.raises(ValueError, match='float64'):
+        build(teachers, teacher_dtype='float64')
+
+
 def test_bad_inputs_are_named(teachers, tmp_path):
     missing = dict(teachers[0], checkpoint=str(tmp_path / 'nope.pth'))
     with pytest.raises(FileNotFoundError, match='nope.pth'):

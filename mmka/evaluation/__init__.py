@@ -1,0 +1,3 @@
+from .partition_coco_metric import PartitionCocoMetric
+
+__all__ = ['PartitionCocoMetric']
