@@ -20,19 +20,15 @@ better-trained models of the README's results table (about 40 minutes).
 import argparse
 import os
 import os.path as osp
-import re
-import subprocess
-import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional
 
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmka  # noqa: F401
 from mmka.datasets import ensure_shapes_dataset, get_partition
-from mmka.utils import set_data_root
+from mmka.utils import last_checkpoint, run_training_jobs, set_data_root, use_cheap_teachers
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEACHER_CFG = osp.join(REPO, 'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py')
@@ -40,7 +36,6 @@ STUDENT_CFG = osp.join(REPO, 'configs/ka/shapes_{}t.py')
 ENSEMBLE_CFG = osp.join(REPO, 'configs/ka/shapes_{}t-ensemble.py')
 TRAIN_TOOL = osp.join(REPO, 'tools/train.py')
 METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75')
-PROGRESS = re.compile(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+)')
 
 
 def parse_args(argv=None):
@@ -85,64 +80,6 @@ def configure(path: str, data_root: str, work_dir: str, epochs: Optional[int]) -
     return cfg
 
 
-def last_checkpoint(cfg: Config) -> str:
-    return osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
-
-
-def train_teachers(cfgs: List[Tuple[int, Config]], num: int, jobs: int) -> None:
-    """Train every (teacher index, config) in its own ``tools/train.py`` process, ``jobs``
-    at a time.
-
-    Separate processes rather than threads of one: on a few CPU cores, two single-threaded
-    trainings get through about 1.25x as many steps as one two-threaded training.
-    """
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    pending, running = list(cfgs), {}
-    last_report = 0.0
-    while pending or running:
-        while pending and len(running) < jobs:
-            t, cfg = pending.pop(0)
-            os.makedirs(cfg.work_dir, exist_ok=True)
-            cfg_path = osp.join(cfg.work_dir, 'demo_config.py')
-            cfg.dump(cfg_path)
-            log = osp.join(cfg.work_dir, 'train.log')
-            print(f'[demo] training teacher {t}/{num} for {cfg.train_cfg.max_epochs} '
-                  f'epochs ({threads} thread(s)) -> {last_checkpoint(cfg)}; log: {log}',
-                  flush=True)
-            with open(log, 'w') as out:
-                proc = subprocess.Popen([sys.executable, TRAIN_TOOL, cfg_path], cwd=REPO,
-                                        env=env, stdout=out, stderr=subprocess.STDOUT)
-            running[t] = (proc, log)
-        time.sleep(1)
-        for t, (proc, log) in list(running.items()):
-            if proc.poll() is None:
-                continue
-            del running[t]
-            if proc.returncode != 0:
-                for other, _ in running.values():
-                    other.kill()
-                with open(log) as f:
-                    tail = ''.join(f.readlines()[-30:])
-                raise RuntimeError(f'Training teacher {t} failed (exit {proc.returncode}); '
-                                   f'last lines of {log}:\n{tail}')
-            print(f'[demo] teacher {t}/{num} trained', flush=True)
-        if running and time.time() - last_report > 30:
-            last_report = time.time()
-            print('[demo] ' + '; '.join(f'teacher {t}: {progress(log)}'
-                                        for t, (_, log) in running.items()), flush=True)
-
-
-def progress(log: str) -> str:
-    """'epoch e/E, iter i/n, eta ...' from the last training line of an mmengine log."""
-    with open(log, errors='replace') as f:
-        matches = PROGRESS.findall(f.read())
-    if not matches:
-        return 'starting'
-    epoch, it, iters, eta = matches[-1]
-    return f'epoch {epoch}, iter {it}/{iters}, eta {eta}'
-
-
 def evaluate(cfg: Config, checkpoint: Optional[str], name: str,
              partitions: Dict[str, tuple]) -> Dict[str, float]:
     print(f'[demo] evaluating {name} on all classes', flush=True)
@@ -150,13 +87,6 @@ def evaluate(cfg: Config, checkpoint: Optional[str], name: str,
     cfg.test_evaluator = dict(cfg.test_evaluator, type='PartitionCocoMetric',
                               partitions=partitions)
     return Runner.from_cfg(cfg).test()
-
-
-def cheap_teachers(cfg: Config) -> None:
-    """Teachers in channels-last, and in bf16 where the CPU computes bf16 natively."""
-    cfg.model.teacher_channels_last = True
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        cfg.model.teacher_dtype = 'bfloat16'
 
 
 def main(argv=None):
@@ -174,18 +104,19 @@ def main(argv=None):
     todo = []
     for t, cfg in enumerate(teacher_cfgs, 1):
         if args.retrain or not osp.isfile(last_checkpoint(cfg)):
-            todo.append((t, cfg))
+            todo.append((f'teacher {t}/{num}', cfg))
         else:
             print(f'[demo] reusing teacher {t}/{num}: {last_checkpoint(cfg)}', flush=True)
     if todo:
-        train_teachers(todo, num, args.jobs or min(len(todo), os.cpu_count() or 1))
+        run_training_jobs(todo, TRAIN_TOOL, args.jobs or min(len(todo), os.cpu_count() or 1),
+                          log=lambda msg: print(f'[demo] {msg}', flush=True))
     teachers = [dict(config=TEACHER_CFG.format(t, num), checkpoint=last_checkpoint(c))
                 for t, c in enumerate(teacher_cfgs, 1)]
 
     student_cfg = configure(STUDENT_CFG.format(num), args.data_root, osp.join(work, 'student'),
                             args.student_epochs)
     student_cfg.model.teachers = teachers
-    cheap_teachers(student_cfg)
+    use_cheap_teachers(student_cfg)
     student_ckpt = last_checkpoint(student_cfg)
     if args.retrain or not osp.isfile(student_ckpt):
         print(f'[demo] training the student (SA + TA + GT) for {args.student_epochs} epochs '

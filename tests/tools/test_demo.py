@@ -31,7 +31,7 @@ def test_demo_reports_a_failed_teacher_with_its_log(tmp_path):
     (tmp_path / 'data').mkdir()
     demo.ensure_shapes_dataset(str(tmp_path / 'data'), num_train=24, num_val=12)
     (tmp_path / 'data' / 'train').rename(tmp_path / 'data' / 'moved')  # images gone
-    with pytest.raises(RuntimeError, match='teacher 1 failed.*train.log'):
+    with pytest.raises(RuntimeError, match='teacher 1/2 failed.*train.log'):
         demo.main(args)
 
 
