@@ -4,8 +4,8 @@
    folding the segments into the batch vs an explicit (N·n)² mask (paper eqs. 3-4).
 2. Inference time of the compressed student (Student_slim architecture, Alg. 1) vs Raw DETR.
 3. Params and FLOPs of Raw, Raw_ext and slim (paper Table I columns), counted by
-   ``mmengine.analysis.get_model_complexity_info`` (fvcore-style jit-trace op counting; one
-   multiply-add counts as one FLOP).
+   ``mmengine.analysis.get_model_complexity_info`` via ``mmka.utils.complexity`` (fvcore-style
+   jit-trace op counting; one multiply-add counts as one FLOP), as tools/analysis/get_flops.py.
 
 Usage:
     OMP_NUM_THREADS=2 python benchmarks/student_encoder.py [--device cuda]
@@ -13,7 +13,6 @@ Usage:
 import argparse
 import copy
 import datetime
-import logging
 import os
 import os.path as osp
 import platform
@@ -24,17 +23,15 @@ import time
 from functools import partial
 
 import torch
-from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from mmdet.models.layers import DetrTransformerEncoder
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 
 import mmka  # noqa: F401
 from mmka.models.layers import block_encoder_forward
+from mmka.utils.complexity import dummy_data_samples, model_complexity
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHAPES = osp.join(REPO, 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py')
@@ -100,9 +97,7 @@ def interleaved(fns, device, repeats):
 
 
 def _samples(batch, size):
-    return [DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
-                                        batch_input_shape=(size, size), pad_shape=(size, size),
-                                        scale_factor=(1., 1.))) for _ in range(batch)]
+    return dummy_data_samples(batch, size, size)
 
 
 def build_variants(config, student_type):
@@ -138,13 +133,8 @@ def inference_timings(args, device, models):
 def complexity(models, size, device):
     """(params, FLOPs) per model at a size x size input, batch 1."""
     out = {}
-    imgs = torch.rand(1, 3, size, size, device=device)
-    # The counter warns about every op it does not count (norms, softmax, element-wise).
-    MMLogger.get_current_instance().setLevel(logging.ERROR)
     for name, model in models.items():
-        model = copy.deepcopy(model)
-        model.forward = partial(model.forward, data_samples=_samples(1, size), mode='tensor')
-        info = get_model_complexity_info(model, inputs=imgs, show_table=False, show_arch=False)
+        info = model_complexity(model, (size, size), device)
         out[name] = (info['params'], info['flops'])
     return out
 

@@ -95,4 +95,3 @@ class SequenceAmalgamation(SequenceHintHook):
             total = total + masked_mse(channel_normalize(student_seq, valid, self.eps),
                                        channel_normalize(teacher_seq, valid, self.eps), valid)
         return total / len(pairs)
-

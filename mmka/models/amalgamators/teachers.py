@@ -70,4 +70,3 @@ def build_frozen_teacher(config: Union[str, dict],
     teacher.requires_grad_(False)
     teacher.eval()
     return teacher, tuple(classes)
-

@@ -1,0 +1,247 @@
+"""Paper Table I / IV / V and Fig. 4 in miniature on the embedded shapes data.
+
+    python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
+        [--size quick|full] [--seeds 0 [1 ...]] [--only NAME ...] [--jobs J]
+        [--work-dir work_dirs/table1] [--out benchmarks/results/table1_<partition>.md]
+
+Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
+of :data:`STUDENTS` (Raw, Raw_ext, Student = SA+TA+GT, Student_slim and the ablations).
+Evaluates each teacher (on its classes and on all 20), the Ensemble and every student on
+all classes (plus AP50 on each teacher's classes), and writes a markdown table (AP, AP50,
+AP75, #params, FLOPs, train time: the columns of Tables I / V), the learning curves (AP vs
+epoch, Fig. 4) as a PNG next to it, and a check of the paper's findings.
+
+Resumable: every model lives in ``<work-dir>/<name>-<key>/``, the key a hash of its final
+config (schedule, data, seed and, for students, the teachers' keys), with its checkpoint and
+``result.json``. A rerun trains only what is missing, so a full run can be split over
+several invocations (``--only``); a changed config gets a new key and is trained again.
+Seeds: ``randomness.seed``; with several ``--seeds`` each student is trained per seed and
+the table gives mean ± standard deviation (teachers use the first seed).
+"""
+import argparse
+import hashlib
+import json
+import os
+import os.path as osp
+import sys
+import time
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from mmdet.registry import MODELS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+
+import mmka  # noqa: E402,F401
+from mmka.datasets import ensure_shapes_dataset, get_partition  # noqa: E402
+from mmka.utils import (last_checkpoint, run_training_jobs, set_data_root,  # noqa: E402
+                        use_cheap_teachers)
+from mmka.utils.complexity import model_complexity  # noqa: E402
+from table1_report import write_report  # noqa: E402
+
+SIZES = dict(  # quick: a check that everything runs (tests); full: the benchmark
+    quick=dict(num_train=24, num_val=12, teacher_epochs=1, student_epochs=1, val_interval=1),
+    full=dict(num_train=2000, num_val=500, teacher_epochs=30, student_epochs=15,
+              val_interval=3))
+TEACHER_CFG = 'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py'
+ENSEMBLE_CFG = 'configs/ka/shapes_2t-ensemble.py'
+#: Students: name -> 2-teacher config; for 4 teachers the config gets shapes_4t's teachers.
+STUDENTS = {
+    'Raw': 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py',
+    'Raw_ext': 'configs/baselines/ka-conditional-detr_r18tiny_1xb16-30e_shapes-rawext2t.py',
+    'Student': 'configs/ka/shapes_2t.py',
+    'Student_slim': 'configs/ka/shapes_2t-slim.py',
+    'SA only': 'configs/ka/shapes_2t-sa.py',
+    'TA only': 'configs/ka/shapes_2t-ta.py',
+    'SAG': 'configs/ka/shapes_2t-sag.py',
+    'TA label-free': 'configs/ka/shapes_2t-ta-labelfree.py',
+    'SA+TA label-free': 'configs/ka/shapes_2t-labelfree.py',
+    'slim isometric': 'configs/ka/shapes_2t-slim-isometric.py',
+    'slim random': 'configs/ka/shapes_2t-slim-random.py',
+}
+IMAGE_SIZE = (128, 128)  # the embedded data's image size, for FLOPs
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--partition', default='shapes_2t', choices=('shapes_2t', 'shapes_4t'))
+    parser.add_argument('--size', default='full', choices=tuple(SIZES))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--only', nargs='+', choices=tuple(STUDENTS), metavar='NAME',
+                        help=f'students to train and report (default all: {list(STUDENTS)})')
+    parser.add_argument('--jobs', type=int, default=None,
+                        help='models trained at once (default: the number of CPU cores)')
+    parser.add_argument('--work-dir', default=None,
+                        help='default: work_dirs/table1 (full) or work_dirs/table1_quick')
+    parser.add_argument('--data-root', default=None,
+                        help='default: data/shapes (full) or data/shapes_quick')
+    parser.add_argument('--out', default=None,
+                        help='markdown table; the curves PNG is written next to it')
+    args = parser.parse_args(argv)
+    quick = args.size == 'quick'
+    args.work_dir = osp.abspath(args.work_dir or
+                                f'work_dirs/table1{"_quick" if quick else ""}')
+    args.data_root = osp.abspath(args.data_root or
+                                 f'data/shapes{"_quick" if quick else ""}')
+    args.out = args.out or osp.join(
+        REPO, f'benchmarks/results/table1_{args.partition}{"_quick" if quick else ""}.md')
+    return args
+
+
+def schedule(path: str, args, epochs: int, seed: int) -> Config:
+    """A config at the benchmark's data, epochs (lr step at 5/6) and seed."""
+    size = SIZES[args.size]
+    cfg = set_data_root(Config.fromfile(osp.join(REPO, path)), args.data_root + '/')
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = size['val_interval']
+    for scheduler in cfg.get('param_scheduler', []):
+        if scheduler.get('type') == 'MultiStepLR':
+            scheduler.update(end=epochs, milestones=[max(1, epochs * 5 // 6)])
+    cfg.randomness = dict(seed=seed)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs,
+                                        max_keep_ckpts=1)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='TrainTimeHook')]
+    return cfg
+
+
+def keyed(cfg: Config, name: str, work_dir: str) -> Config:
+    """Set ``cfg.work_dir`` to ``<work_dir>/<name>-<hash of the config>``."""
+    cfg.work_dir = None
+    key = hashlib.sha1(cfg.pretty_text.encode()).hexdigest()[:10]
+    slug = ''.join(c if c.isalnum() else '-' for c in name.lower()).strip('-')
+    cfg.work_dir = osp.join(work_dir, f'{slug}-{key}')
+    return cfg
+
+
+def teacher_jobs(args) -> List[Config]:
+    num = len(get_partition(args.partition))
+    return [keyed(schedule(TEACHER_CFG.format(t, num), args, SIZES[args.size]['teacher_epochs'],
+                           args.seeds[0]), f'teacher{t}of{num}', args.work_dir)
+            for t in range(1, num + 1)]
+
+
+def teacher_entries(args, teachers: List[Config]) -> List[dict]:
+    num = len(teachers)
+    return [dict(config=osp.join(REPO, TEACHER_CFG.format(t, num)), checkpoint=last_checkpoint(c))
+            for t, c in enumerate(teachers, 1)]
+
+
+def student_job(name: str, args, teachers: List[Config], seed: int) -> Config:
+    cfg = schedule(STUDENTS[name], args, SIZES[args.size]['student_epochs'], seed)
+    num = len(teachers)
+    if cfg.model.type == 'KADETRAmalgamator':
+        cfg.model.teachers = teacher_entries(args, teachers)
+        if cfg.model.student.type.startswith('KA'):
+            cfg.model.student.num_teachers = num
+        use_cheap_teachers(cfg)
+    elif cfg.model.type.startswith('KA'):  # Raw_ext: N input projections, no teachers
+        cfg.model.num_teachers = num
+    return keyed(cfg, f'{name}-seed{seed}', args.work_dir)
+
+
+def ensemble_cfg(args, teachers: List[Config], which: Optional[int] = None) -> Config:
+    """All teachers (or teacher ``which``) merged into the 20-class label space."""
+    cfg = set_data_root(Config.fromfile(osp.join(REPO, ENSEMBLE_CFG)), args.data_root + '/')
+    entries = teacher_entries(args, teachers)
+    cfg.model.teachers = entries if which is None else [entries[which]]
+    name = 'ensemble' if which is None else f'teacher{which + 1}-all-classes'
+    return keyed(cfg, name, args.work_dir)
+
+
+def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple],
+             model_cfg: dict, train_dir: Optional[str] = None) -> dict:
+    """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached."""
+    path = osp.join(cfg.work_dir, 'result.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    cfg = cfg.copy()
+    cfg.load_from = checkpoint
+    cfg.test_evaluator = dict(cfg.test_evaluator, type='PartitionCocoMetric',
+                              partitions=partitions)
+    metrics = Runner.from_cfg(cfg).test()
+    result = dict(metrics=metrics, curve=learning_curve(train_dir) if train_dir else [],
+                  train_seconds=train_seconds(train_dir) if train_dir else None,
+                  **complexity(model_cfg))
+    with open(path, 'w') as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def learning_curve(work_dir: str) -> List[List[float]]:
+    """[[epoch, AP, AP50], ...] from the validation records of mmengine's scalars.json."""
+    curve = []
+    for root, _, files in os.walk(work_dir):
+        if 'scalars.json' in files and osp.basename(root) == 'vis_data':
+            with open(osp.join(root, 'scalars.json')) as f:
+                for line in f:
+                    rec = json.loads(line)
+                    if 'coco/bbox_mAP' in rec:
+                        curve.append([rec['step'], rec['coco/bbox_mAP'], rec['coco/bbox_mAP_50']])
+    return sorted(curve)
+
+
+def train_seconds(work_dir: str) -> Optional[float]:
+    path = osp.join(work_dir, 'train_time.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)['train_seconds']
+
+
+def complexity(model_cfg: dict) -> dict:
+    """#params and FLOPs of the deployed network (an amalgamator's student)."""
+    if not model_cfg:  # the ensemble: N teachers, not one network
+        return dict(params=None, flops=None)
+    if model_cfg['type'] == 'KADETRAmalgamator':
+        model_cfg = model_cfg['student']
+    model = MODELS.build(model_cfg)
+    info = model_complexity(model, IMAGE_SIZE, torch.device('cpu'))
+    return dict(params=info['params'], flops=info['flops'])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    register_all_modules()
+    size = SIZES[args.size]
+    ensure_shapes_dataset(args.data_root, num_train=size['num_train'], num_val=size['num_val'])
+    parallel = args.jobs or os.cpu_count() or 1
+    log = lambda msg: print(f'[table1] {msg}', flush=True)  # noqa: E731
+    train_tool = osp.join(REPO, 'tools/train.py')
+
+    teachers = teacher_jobs(args)
+    todo = [(osp.basename(c.work_dir), c) for c in teachers
+            if not osp.isfile(last_checkpoint(c))]
+    run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
+    names = args.only or list(STUDENTS)
+    students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
+    todo = [(osp.basename(c.work_dir), c) for c in students.values()
+            if not osp.isfile(last_checkpoint(c))]
+    run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
+
+    partitions = {f'T{t}': c for t, c in enumerate(get_partition(args.partition), 1)}
+    rows = {}
+    for i, teacher in enumerate(teachers):
+        log(f'evaluating teacher {i + 1}')
+        cfg = ensemble_cfg(args, teachers, i)
+        rows[f'Teacher_{i + 1}'] = [evaluate(cfg, None, partitions, teacher.model.to_dict(),
+                                             teacher.work_dir)]
+    log('evaluating the ensemble')
+    rows['Ensemble'] = [evaluate(ensemble_cfg(args, teachers), None, partitions, {})]
+    for (name, seed), cfg in students.items():
+        log(f'evaluating {name} (seed {seed})')
+        rows.setdefault(name, []).append(
+            evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir))
+
+    write_report(args, size, rows, partitions, minutes=(time.time() - start) / 60)
+    return rows
+
+
+if __name__ == '__main__':
+    main()

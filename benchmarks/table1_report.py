@@ -1,0 +1,151 @@
+"""The markdown table, learning-curve PNG and findings of reproduce_table1.py."""
+import os
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+AP_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
+
+
+def mean_std(values: List[float]) -> str:
+    """'12.3' for one value, '12.3 ± 0.4' (sample std) for several; AP in points."""
+    points = [100 * v for v in values]
+    if len(points) == 1:
+        return f'{points[0]:.1f}'
+    return f'{statistics.mean(points):.1f} ± {statistics.stdev(points):.1f}'
+
+
+def metric(records: List[dict], key: str) -> List[float]:
+    return [r['metrics'][f'coco/{key}'] for r in records]
+
+
+def mean_ap(rows: Dict[str, List[dict]], name: str) -> Optional[float]:
+    """Mean all-class AP of a row in points, None when the row was not run."""
+    if name not in rows:
+        return None
+    return 100 * statistics.mean(metric(rows[name], 'bbox_mAP'))
+
+
+def findings(rows: Dict[str, List[dict]]) -> List[str]:
+    """The paper's findings, each checked on the measured all-class AP."""
+    ap = {name: mean_ap(rows, name) for name in rows}
+
+    def check(text: str, names: List[str], holds: Callable[..., bool],
+              detail: Callable[..., str]) -> str:
+        if any(ap.get(n) is None for n in names):
+            return f'- {text}: not run (needs {", ".join(names)})'
+        values = [ap[n] for n in names]
+        verdict = 'holds' if holds(*values) else '**does not hold**'
+        return f'- {text}: {verdict} ({detail(*values)})'
+
+    return [
+        check('Student > Raw (paper: +5.0 AP on VOC)', ['Student', 'Raw'],
+              lambda s, r: s > r, lambda s, r: f'{s:.1f} vs {r:.1f}, {s - r:+.1f} AP'),
+        check('Student >= Ensemble', ['Student', 'Ensemble'], lambda s, e: s >= e,
+              lambda s, e: f'{s:.1f} vs {e:.1f}, {s - e:+.1f} AP'),
+        check('SA > SAG (Student vs SAG + TA)', ['Student', 'SAG'], lambda s, g: s > g,
+              lambda s, g: f'{s:.1f} vs {g:.1f}, {s - g:+.1f} AP'),
+        check('SAG <= Raw', ['SAG', 'Raw'], lambda g, r: g <= r,
+              lambda g, r: f'{g:.1f} vs {r:.1f}, {g - r:+.1f} AP'),
+        check('Student_slim within 0.5 AP of Student', ['Student_slim', 'Student'],
+              lambda s, f: abs(s - f) <= 0.5, lambda s, f: f'{s:.1f} vs {f:.1f}, {s - f:+.1f} AP'),
+        check('redundancy > isometric > random compression',
+              ['Student_slim', 'slim isometric', 'slim random'], lambda r, i, n: r > i > n,
+              lambda r, i, n: f'{r:.1f} / {i:.1f} / {n:.1f} AP'),
+        check('label-free (SA+TA) within 1 AP of labelled', ['SA+TA label-free', 'Student'],
+              lambda lf, s: abs(lf - s) <= 1.0,
+              lambda lf, s: f'{lf:.1f} vs {s:.1f}, {lf - s:+.1f} AP'),
+    ]
+
+
+def table(rows: Dict[str, List[dict]], partitions: Dict[str, tuple]) -> List[str]:
+    header = (['model', 'AP', 'AP50', 'AP75'] + [f'AP50 {p}' for p in partitions] +
+              ['#params (M)', 'FLOPs (G)', 'train (min)'])
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for name, records in rows.items():
+        cells = [mean_std(metric(records, k)) for k in AP_KEYS]
+        cells += [mean_std(metric(records, f'{p}_bbox_mAP_50')) for p in partitions]
+        first = records[0]
+        cells.append(f"{first['params'] / 1e6:.2f}" if first.get('params') else '—')
+        cells.append(f"{first['flops'] / 1e9:.3f}" if first.get('flops') else '—')
+        times = [r['train_seconds'] / 60 for r in records if r.get('train_seconds')]
+        cells.append(f'{statistics.mean(times):.1f}' if times else '—')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def teacher_table(rows: Dict[str, List[dict]], partitions: Dict[str, tuple]) -> List[str]:
+    lines = ['| teacher | classes | AP | AP50 | AP75 |', '|---|---|---|---|---|']
+    for t, (part, classes) in enumerate(partitions.items(), 1):
+        records = rows[f'Teacher_{t}']
+        cells = [mean_std(metric(records, f'{part}_{k}')) for k in AP_KEYS]
+        lines.append(f'| Teacher_{t} | {", ".join(classes)} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def plot_curves(rows: Dict[str, List[dict]], path: str) -> None:
+    """AP vs epoch of every student (Fig. 4 style), first seed."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, records in rows.items():
+        curve = records[0].get('curve') or []
+        if name.startswith('Teacher') or not curve:
+            continue
+        epochs, aps = [c[0] for c in curve], [100 * c[1] for c in curve]
+        ax.plot(epochs, aps, marker='o', markersize=3, label=name,
+                linewidth=2.2 if name in ('Student', 'Raw') else 1.2)
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('AP, all classes (val)')
+    ax.set_title('Learning curves on the embedded shapes data')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}'
+
+
+def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
+                 minutes: float) -> None:
+    """Write ``args.out`` (markdown) and its ``_curves.png``; ``size``: the schedule used."""
+    png = osp.splitext(args.out)[0] + '_curves.png'
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    plot_curves(rows, png)
+    command = 'python benchmarks/reproduce_table1.py ' + ' '.join(sys.argv[1:]) \
+        if sys.argv and sys.argv[0].endswith('reproduce_table1.py') else \
+        f'python benchmarks/reproduce_table1.py --partition {args.partition} --size {args.size}'
+    lines = [
+        f'# Table I in miniature: {args.partition}, size {args.size}', '',
+        f'Command: `{command}`  ',
+        f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; this invocation '
+        f'{minutes:.1f} min (cached models are not retrained).  ',
+        f"Schedule: teachers {size['teacher_epochs']} epochs, every student "
+        f"{size['student_epochs']} epochs (lr step at 5/6), {size['num_train']} train / "
+        f"{size['num_val']} val images; seeds {args.seeds}.  ",
+        'AP in points on the val split, all 20 classes unless stated; "AP50 T<i>": on '
+        "teacher i's classes. #params / FLOPs: the deployed network (a student without its "
+        "teachers) on one 128x128 image. Train time: wall minutes of the training epochs "
+        f"(validation excluded), {args.jobs or os.cpu_count()} models training at once.", '',
+        '## Teachers on their own classes', '', *teacher_table(rows, partitions), '',
+        '## All models on all classes', '', *table(rows, partitions), '',
+        f'Learning curves: `{osp.basename(png)}`', '',
+        '## The paper\'s findings, checked', '', *findings(rows), '']
+    with open(args.out, 'w') as f:
+        f.write('\n'.join(lines))
+    print('\n'.join(lines))

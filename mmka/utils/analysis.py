@@ -1,0 +1,191 @@
+"""Plumbing shared by the analysis tools (tools/analysis/): configs, models, images.
+
+* :func:`load_config` reads a config (optionally pointed at another data root);
+* :func:`detector_cfg` picks the detector to analyse: the student of an amalgamation or
+  distillation config (``cfg.model.student``), else ``cfg.model``;
+* :func:`build_detector` builds it and loads a checkpoint, whether a standalone one or an
+  amalgamation checkpoint (``student.*`` keys);
+* :func:`build_teachers` builds an amalgamation config's frozen teachers;
+* :func:`load_items` / :func:`preprocess` / :func:`predict` read images through the
+  config's test pipeline and run a model on them, each with its own data preprocessor.
+
+Nothing here changes a passed config: every function works on copies.
+"""
+import copy
+import os.path as osp
+import pickle
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import load_checkpoint
+
+from mmdet.registry import DATASETS, MODELS
+from mmdet.structures import DetDataSample
+from ..models.amalgamators import build_frozen_teacher
+from ..models.detectors.sequence_extension import SequenceExtensionMixin
+from .config_utils import set_data_root
+
+#: Checkpoint key prefixes removed before loading: DDP wrappers, and the amalgamator's
+#: ``student.`` (amalgamation checkpoints hold only the student, see FrozenTeacherDistiller).
+REVISE_KEYS = [(r'^module\.', ''), (r'^student\.', '')]
+
+
+def load_config(path: str, data_root: Optional[str] = None) -> Config:
+    """The config at ``path``, with every dataloader pointed at ``data_root`` if given."""
+    if not isinstance(path, str) or not osp.isfile(path):
+        raise FileNotFoundError(f'Config file {path!r} does not exist.')
+    cfg = Config.fromfile(path)
+    # Builders outside a Runner need mmdet's scope to resolve plain type names.
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    if data_root is not None:
+        if 'train_dataloader' not in cfg:
+            raise ValueError(f'--data-root needs a config with dataloaders; {path!r} has no '
+                             'train_dataloader.')
+        set_data_root(cfg, data_root.rstrip('/') + '/')
+    return cfg
+
+
+def is_distiller_cfg(model_cfg: dict) -> bool:
+    """True for an amalgamation / distillation model (a student trained from teachers)."""
+    return 'student' in model_cfg
+
+
+def detector_cfg(cfg: Config) -> dict:
+    """A copy of the detector model config to analyse: the student of an amalgamator.
+
+    The distiller's ``data_preprocessor`` (if any) is the one the student ran with, so it
+    is given to a student that has none of its own.
+    """
+    model_cfg = cfg.model
+    if model_cfg.get('type') == 'TeacherEnsemble':
+        raise ValueError('A TeacherEnsemble config has no single detector to analyse; pass '
+                         'one of its teachers\' configs, or the amalgamation config it was '
+                         'made from.')
+    if not is_distiller_cfg(model_cfg):
+        return _plain(model_cfg)
+    student = _plain(model_cfg['student'])
+    if student.get('data_preprocessor') is None and model_cfg.get('data_preprocessor'):
+        student['data_preprocessor'] = _plain(model_cfg['data_preprocessor'])
+    return student
+
+
+def _plain(cfg) -> dict:
+    """A deep copy of a (Config)dict as plain dicts."""
+    return copy.deepcopy(cfg.to_dict() if isinstance(cfg, ConfigDict) else dict(cfg))
+
+
+def build_detector(model_cfg: dict, checkpoint: Optional[str] = None,
+                   device: str = 'cpu') -> nn.Module:
+    """Build ``model_cfg`` (not modified), load ``checkpoint`` strictly, eval mode.
+
+    Args:
+        model_cfg (dict): a detector config, e.g. from :func:`detector_cfg`.
+        checkpoint (str, optional): a standalone checkpoint or an amalgamation checkpoint
+            (``student.*`` keys are read as the student's). None keeps the initial weights.
+        device (str): where the model goes.
+    """
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    if checkpoint is not None:
+        load_weights(model, checkpoint)
+    return model.to(device).eval()
+
+
+def build_ka_student(cfg: Config, checkpoint: str, device: str = 'cpu',
+                     purpose: str = 'this tool') -> nn.Module:
+    """The KA student of ``cfg`` (a student or amalgamation config) with ``checkpoint``.
+
+    Raises:
+        ValueError: naming the type, if the detector has no extended sequence (checked
+            before the checkpoint is read).
+    """
+    student = MODELS.build(detector_cfg(cfg))
+    if not isinstance(student, SequenceExtensionMixin):
+        raise ValueError(
+            f'{type(student).__name__} has no extended sequence, but {purpose} needs a KA '
+            'student: pass a KADETRStudent / KAConditionalDETRStudent / KADABDETRStudent '
+            'config, or an amalgamation config whose model.student is one.')
+    load_weights(student, checkpoint)
+    return student.to(device).eval()
+
+
+def load_weights(model: nn.Module, checkpoint: str) -> dict:
+    """Load ``checkpoint`` into ``model`` strictly; returns the checkpoint dict.
+
+    Strict, because a tool that silently ran half-random weights would draw wrong figures.
+    """
+    if not isinstance(checkpoint, str) or not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'Checkpoint file {checkpoint!r} does not exist.')
+    try:
+        return load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                               logger='silent', revise_keys=REVISE_KEYS)
+    except (RuntimeError, KeyError, EOFError, OSError, pickle.UnpicklingError) as err:
+        raise ValueError(f'Cannot load checkpoint {checkpoint!r} into '
+                         f'{type(model).__name__}: {err}') from err
+
+
+def build_teachers(cfg: Config, device: str = 'cpu') -> List[Tuple[nn.Module, tuple]]:
+    """The frozen teachers of an amalgamation config, as ``(model, classes)`` pairs."""
+    teachers = cfg.model.get('teachers')
+    if not teachers:
+        raise ValueError(f'The config\'s model ({cfg.model.get("type")}) has no teachers: '
+                         'pass an amalgamation config such as configs/ka/shapes_2t.py.')
+    built = [build_frozen_teacher(**copy.deepcopy(dict(t))) for t in teachers]
+    return [(model.to(device), classes) for model, classes in built]
+
+
+def dataset_classes(cfg: Config) -> Optional[tuple]:
+    """The student's label names: the amalgamator's ``classes``, else the test dataset's."""
+    classes = cfg.model.get('classes')
+    if classes is None:
+        classes = cfg.get('test_dataloader', {}).get('dataset', {}).get(
+            'metainfo', {}).get('classes')
+    return None if classes is None else tuple(classes)
+
+
+def load_items(cfg: Config, num_images: int, start: int = 0) -> List[dict]:
+    """Images ``start .. start + num_images - 1`` of the config's test dataset, packed.
+
+    Returns:
+        list[dict]: ``dict(inputs=(3, H, W) uint8 BGR tensor, data_samples=DetDataSample)``
+        per image, after the test pipeline (so resized as the model sees them).
+    """
+    if not isinstance(num_images, int) or num_images < 1:
+        raise ValueError(f'num_images={num_images!r} must be an int >= 1.')
+    if 'test_dataloader' not in cfg:
+        raise ValueError('The config has no test_dataloader to read images from.')
+    dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
+    if not 0 <= start < len(dataset):
+        raise ValueError(f'start={start} is outside the test dataset ({len(dataset)} '
+                         'images).')
+    stop = min(start + num_images, len(dataset))
+    return [dataset[i] for i in range(start, stop)]
+
+
+def preprocess(model: nn.Module, items: Sequence[dict]) -> dict:
+    """``items`` batched by ``model``'s own data preprocessor (on copies: the preprocessor
+    writes batch metainfo into the samples, and each model must see fresh ones)."""
+    return model.data_preprocessor(pseudo_collate(copy.deepcopy(list(items))), False)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, items: Sequence[dict]) -> List[DetDataSample]:
+    """``model``'s predictions for ``items``, boxes in original-image coordinates."""
+    data = preprocess(model, items)
+    return model.predict(data['inputs'], data['data_samples'], rescale=True)
+
+
+def image_rgb(item: dict) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB image of a packed item, as the model sees it (resized)."""
+    # LoadImageFromFile reads BGR (mmcv's default); the data preprocessor swaps for the model.
+    return item['inputs'].permute(1, 2, 0).flip(-1).cpu().numpy().copy()
+
+
+def to_input_coords(bboxes: torch.Tensor, sample: DetDataSample) -> torch.Tensor:
+    """Boxes in original-image coordinates mapped onto the resized image of ``sample``."""
+    scale = sample.metainfo.get('scale_factor', (1., 1.))
+    return bboxes * bboxes.new_tensor(scale).repeat(2)

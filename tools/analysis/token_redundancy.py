@@ -1,0 +1,135 @@
+"""Token-redundancy histogram of a KA student's extended sequence (paper Fig. 6a).
+
+    python tools/analysis/token_redundancy.py CONFIG CHECKPOINT [--out redundancy.png]
+        [--data-root data/shapes] [--num-images 100] [--batch-size 8] [--bins 50]
+        [--split kept|segment|none] [--device cpu]
+
+CONFIG is a KA student config (``KAConditionalDETRStudent`` etc., e.g. a Raw_ext baseline or
+an extracted student) or an amalgamation config (its ``model.student`` is used); CHECKPOINT
+is the student's or the amalgamation's. For every image, the student's input projections
+give X_S = X_s^1 ⊕ ... ⊕ X_s^N (what the paper plots), and the redundancy of each valid
+token in its own image's X_S is R(x_i | X_S) (eq. 8, ``mmka``'s ``token_redundancy``).
+``--split kept`` colours the tokens the student keeps (its compression strategy at
+evaluation, or Algorithm 1 for an uncompressed student) apart from those it drops.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Dict
+
+import matplotlib
+
+matplotlib.use('Agg')  # files only: no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import mmka  # noqa: E402,F401  (registers mmka modules)
+from mmka.models.amalgamation_hooks.sequence_utils import (  # noqa: E402
+    map_to_tokens, valid_token_mask)
+from mmka.models.layers.sequence_compression import (  # noqa: E402
+    select_by_redundancy, token_redundancy)
+from mmka.utils.analysis import (build_ka_student, load_config, load_items,  # noqa: E402
+                                 preprocess)
+
+SPLITS = ('kept', 'segment', 'none')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='KA student or amalgamation config')
+    parser.add_argument('checkpoint', help='student or amalgamation checkpoint')
+    parser.add_argument('--out', default='token_redundancy.png', help='output PNG')
+    parser.add_argument('--data-root', help='override the config\'s data root')
+    parser.add_argument('--num-images', type=int, default=100,
+                        help='test images to pool (from --start)')
+    parser.add_argument('--start', type=int, default=0, help='first test image index')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--bins', type=int, default=50)
+    parser.add_argument('--split', choices=SPLITS, default='kept',
+                        help='colour kept vs dropped tokens, or segments, or nothing')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args(argv)
+    for name in ('num_images', 'batch_size', 'bins'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
+    return args
+
+
+@torch.no_grad()
+def extended_redundancy(student, data: dict) -> Dict[str, np.ndarray]:
+    """Redundancy of the valid tokens of X_S for one preprocessed batch.
+
+    Returns:
+        dict: ``redundancy``, ``segment`` (0..N-1) and ``kept`` (bool), flat over the valid
+        tokens of all images of the batch.
+    """
+    num = student.num_teachers
+    maps = student.extract_feat(data['inputs'])  # N projections (B, C, h, w)
+    seq = torch.cat([map_to_tokens(m) for m in maps], dim=1)  # X_S, (B, N·n, C)
+    valid = valid_token_mask(data['data_samples'], maps[0].shape[-2:], seq.device)
+    padding = (~valid).repeat(1, num)
+    redundancy = token_redundancy(seq, padding)
+    # P_slim as the student itself chooses it at evaluation (on its own X_S).
+    if student.compressor.enabled:
+        kept_idx = student.compressor.select(seq, padding)
+    else:
+        kept_idx = select_by_redundancy(seq, num, padding)
+    kept = torch.zeros_like(padding).scatter_(1, kept_idx, True)
+    segment = torch.arange(num, device=seq.device).repeat_interleave(valid.size(1))
+    segment = segment.expand_as(padding)
+    return {k: v[~padding].cpu().numpy() for k, v in
+            dict(redundancy=redundancy, segment=segment, kept=kept).items()}
+
+
+def collect(student, items, batch_size: int) -> Dict[str, np.ndarray]:
+    """:func:`extended_redundancy` over ``items`` in batches, concatenated."""
+    parts = [extended_redundancy(student, preprocess(student, items[i:i + batch_size]))
+             for i in range(0, len(items), batch_size)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def plot(values: Dict[str, np.ndarray], out: str, split: str, bins: int, title: str) -> str:
+    """Histogram of ``values['redundancy']``, stacked by ``split``; returns a summary line."""
+    r = values['redundancy']
+    edges = np.linspace(min(r.min(), 0.0), 1.0, bins + 1)
+    if split == 'kept':
+        groups = [(r[values['kept']], 'kept'), (r[~values['kept']], 'dropped')]
+    elif split == 'segment':
+        groups = [(r[values['segment'] == t], f'segment {t + 1} (X_s^{t + 1})')
+                  for t in range(int(values['segment'].max()) + 1)]
+    else:
+        groups = [(r, 'all tokens')]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout='constrained')
+    ax.hist([g for g, _ in groups], bins=edges, stacked=True, label=[n for _, n in groups])
+    ax.axvline(0.5, color='k', ls='--', lw=0.8)
+    above = float((r > 0.5).mean())
+    summary = (f'{r.size} tokens, mean R {r.mean():.3f}, median {np.median(r):.3f}, '
+               f'R > 0.5: {above:.1%}')
+    ax.set(xlabel='redundancy R(x_i | X_S) (eq. 8)', ylabel='tokens')
+    ax.set_title(f'{title}\n{summary}', fontsize=9)
+    if len(groups) > 1:
+        ax.legend(loc='upper left', fontsize=8)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return summary
+
+
+def main(argv=None) -> Dict[str, np.ndarray]:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.data_root)
+    student = build_ka_student(cfg, args.checkpoint, args.device, 'token_redundancy')
+    items = load_items(cfg, args.num_images, args.start)
+    values = collect(student, items, args.batch_size)
+    strategy = student.compressor.strategy
+    kept_by = 'Alg. 1' if strategy in ('none', 'redundancy') else strategy
+    title = (f'{type(student).__name__}, N={student.num_teachers}, {len(items)} images '
+             f'(kept: {kept_by})')
+    summary = plot(values, args.out, args.split, args.bins, title)
+    print(f'{summary}\nsaved {args.out}')
+    return values
+
+
+if __name__ == '__main__':
+    main()
