@@ -31,7 +31,8 @@ from mmka.datasets import ensure_shapes_dataset, get_partition
 from mmka.utils import last_checkpoint, run_training_jobs, set_data_root, use_cheap_teachers
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TEACHER_CFG = osp.join(REPO, 'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py')
+TEACHER_CFG = osp.join(REPO,
+                       'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py')
 STUDENT_CFG = osp.join(REPO, 'configs/ka/shapes_{}t.py')
 ENSEMBLE_CFG = osp.join(REPO, 'configs/ka/shapes_{}t-ensemble.py')
 TRAIN_TOOL = osp.join(REPO, 'tools/train.py')
