@@ -1,7 +1,7 @@
 """Paper Table I / IV / V and Fig. 4 in miniature on the embedded shapes data.
 
     python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
-        [--size quick|full] [--seeds 0 [1 ...]] [--only NAME ...] [--jobs J]
+        [--size quick|medium|full] [--seeds 0 [1 ...]] [--only NAME ...] [--jobs J]
         [--work-dir work_dirs/table1] [--out benchmarks/results/table1_<partition>.md]
 
 Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
@@ -44,8 +44,13 @@ from mmka.utils import (last_checkpoint, run_training_jobs, set_data_root,  # no
 from mmka.utils.complexity import model_complexity  # noqa: E402
 from table1_report import write_report  # noqa: E402
 
-SIZES = dict(  # quick: a check that everything runs (tests); full: the benchmark
+SIZES = dict(
+    # a check that everything runs (the test suite)
     quick=dict(num_train=24, num_val=12, teacher_epochs=1, student_epochs=1, val_interval=1),
+    # the demo's short schedule: about 1 hour for the 2-teacher table on 2 CPU cores
+    medium=dict(num_train=2000, num_val=500, teacher_epochs=12, student_epochs=6,
+                val_interval=2),
+    # the teacher configs' 30 epochs, students 15: about 2.5 hours on 2 CPU cores
     full=dict(num_train=2000, num_val=500, teacher_epochs=30, student_epochs=15,
               val_interval=3))
 TEACHER_CFG = 'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py'
@@ -77,19 +82,18 @@ def parse_args(argv=None):
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once (default: the number of CPU cores)')
     parser.add_argument('--work-dir', default=None,
-                        help='default: work_dirs/table1 (full) or work_dirs/table1_quick')
+                        help='default: work_dirs/table1 (work_dirs/table1_quick for --size quick)')
     parser.add_argument('--data-root', default=None,
-                        help='default: data/shapes (full) or data/shapes_quick')
+                        help='default: data/shapes (data/shapes_quick for --size quick)')
     parser.add_argument('--out', default=None,
-                        help='markdown table; the curves PNG is written next to it')
+                        help='markdown table (default: benchmarks/results/'
+                        'table1_<partition>[_<size>].md); the curves PNG goes next to it')
     args = parser.parse_args(argv)
-    quick = args.size == 'quick'
-    args.work_dir = osp.abspath(args.work_dir or
-                                f'work_dirs/table1{"_quick" if quick else ""}')
-    args.data_root = osp.abspath(args.data_root or
-                                 f'data/shapes{"_quick" if quick else ""}')
-    args.out = args.out or osp.join(
-        REPO, f'benchmarks/results/table1_{args.partition}{"_quick" if quick else ""}.md')
+    quick = '_quick' if args.size == 'quick' else ''  # other data, so other dirs
+    args.work_dir = osp.abspath(args.work_dir or f'work_dirs/table1{quick}')
+    args.data_root = osp.abspath(args.data_root or f'data/shapes{quick}')
+    suffix = '' if args.size == 'full' else f'_{args.size}'
+    args.out = args.out or osp.join(REPO, f'benchmarks/results/table1_{args.partition}{suffix}.md')
     return args
 
 

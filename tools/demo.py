@@ -10,12 +10,12 @@
    AP75) and on each teacher's classes (AP50), and print the table.
 
 The defaults fit the README's budget, about 15 minutes on 2 CPU cores from a clean work dir
-(teachers 12 epochs, student 6). ``--teacher-epochs 30 --student-epochs 15`` gives the
+(teachers 10 epochs, student 6). ``--teacher-epochs 30 --student-epochs 15`` gives the
 better-trained models of the README's results table (about 40 minutes).
 
     python tools/demo.py [--partition shapes_2t|shapes_4t] [--work-dir work_dirs/demo]
                          [--data-root data/shapes] [--num-train 2000] [--num-val 500]
-                         [--teacher-epochs 12] [--student-epochs 6] [--jobs J] [--retrain]
+                         [--teacher-epochs 10] [--student-epochs 6] [--jobs J] [--retrain]
 """
 import argparse
 import os
@@ -46,8 +46,8 @@ def parse_args(argv=None):
     parser.add_argument('--data-root', default='data/shapes')
     parser.add_argument('--num-train', type=int, default=2000, help='generated train images')
     parser.add_argument('--num-val', type=int, default=500, help='generated val images')
-    parser.add_argument('--teacher-epochs', type=int, default=12,
-                        help='teacher epochs (default 12, lr step at 10; the teacher configs '
+    parser.add_argument('--teacher-epochs', type=int, default=10,
+                        help='teacher epochs (default 10, lr step at 8; the teacher configs '
                         'train 30)')
     parser.add_argument('--student-epochs', type=int, default=6,
                         help='student epochs (default 6, lr step at 5: the student learns '

@@ -39,3 +39,13 @@ def test_bad_arguments_are_named():
     demo = load_tool('demo')
     with pytest.raises(SystemExit):
         demo.parse_args(['--student-epochs', '0'])
+
+
+def test_demo_with_four_teachers(tmp_path, capsys):
+    demo = load_tool('demo')
+    results = demo.main(['--partition', 'shapes_4t', '--work-dir', str(tmp_path / 'work'),
+                         '--data-root', str(tmp_path / 'data')] + TINY)
+    assert list(results) == ['Teacher_1', 'Teacher_2', 'Teacher_3', 'Teacher_4', 'Ensemble',
+                             'Student']
+    assert 'coco/T4_bbox_mAP_50' in results['Student']
+    assert 'AP50@T4' in capsys.readouterr().out
