@@ -60,6 +60,7 @@ STUDENTS = {
     'Raw': 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py',
     'Raw_ext': 'configs/baselines/ka-conditional-detr_r18tiny_1xb16-30e_shapes-rawext2t.py',
     'Student': 'configs/ka/shapes_2t.py',
+    'Student, TA by points': 'configs/ka/shapes_2t-ta-points.py',
     'Student_slim': 'configs/ka/shapes_2t-slim.py',
     'SA only': 'configs/ka/shapes_2t-sa.py',
     'TA only': 'configs/ka/shapes_2t-ta.py',

@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 from mmka.datasets import DATASET_CLASSES, PARTITIONS, check_partition
+from mmka.models.layers import check_point_compatible
 
 from .conftest import REPO
 
@@ -32,6 +33,9 @@ def test_config_loads_and_model_builds(path):
         # Teacher checkpoints are trained by the user; check what can be checked without
         # them (the amalgamator itself is built from tiny teachers in tests/models).
         _check_amalgamation_config(cfg)
+        return
+    if cfg.model.type == 'KDDETRDistiller':
+        _check_distillation_config(cfg)
         return
     model = MODELS.build(cfg.model)
     classes = cfg.train_dataloader.dataset.get('metainfo', {}).get('classes')
@@ -82,3 +86,18 @@ def _check_amalgamation_config(cfg):
         assert teacher_cfg.model.encoder.num_layers == cfg.model.student.encoder.num_layers
     check_partition(groups, cfg.model.classes)
     assert set(c for g in groups for c in g) == set(cfg.model.classes)
+
+
+def _check_distillation_config(cfg):
+    """KD-DETR: the teacher (built from its config, untrained) suits the student."""
+    student = MODELS.build(cfg.model.student)
+    teacher_cfg = cfg.model.teacher['config']
+    if isinstance(teacher_cfg, str):
+        assert osp.isfile(osp.join(REPO, teacher_cfg)), teacher_cfg
+        teacher_cfg = Config.fromfile(osp.join(REPO, teacher_cfg))
+        assert tuple(teacher_cfg.train_dataloader.dataset.metainfo.classes) == \
+            tuple(cfg.model.classes)
+    teacher = MODELS.build(teacher_cfg['model'])
+    check_point_compatible(teacher, student)
+    assert teacher.bbox_head.num_classes == student.bbox_head.num_classes == \
+        len(cfg.model.classes)

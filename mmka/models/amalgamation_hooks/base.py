@@ -16,15 +16,20 @@ class AmalgamationHook(nn.Module):
     submodules it needs), runs teachers and student on each batch, then calls :meth:`loss`
     and :meth:`clear`. A hook may own trainable parameters (e.g. SAG's projections); they are
     optimised with the student. Keys of the returned dict must contain ``'loss'`` to be
-    summed by mmengine.
+    summed by mmengine. A hook that needs the keyword arguments of the recorded calls sets
+    :attr:`record_kwargs`.
     """
+
+    #: Whether the recorders also keep each recorded call's keyword arguments.
+    record_kwargs = False
 
     def setup(self, student: nn.Module, teachers: Sequence[nn.Module],
               student_classes: Sequence[str], teacher_classes: Sequence[Sequence[str]]) -> None:
         """Check compatibility and register forward hooks (called once)."""
-        self.student_recorder = OutputRecorder(student, self.student_modules(student))
+        self.student_recorder = OutputRecorder(student, self.student_modules(student),
+                                               self.record_kwargs)
         self.teacher_recorders: List[OutputRecorder] = [
-            OutputRecorder(t, self.teacher_modules(t)) for t in teachers]
+            OutputRecorder(t, self.teacher_modules(t), self.record_kwargs) for t in teachers]
 
     @abstractmethod
     def student_modules(self, student: nn.Module) -> List[str]:

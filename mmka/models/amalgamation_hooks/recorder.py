@@ -14,10 +14,14 @@ class OutputRecorder:
     Args:
         model (nn.Module): the teacher or the student.
         names (Iterable[str]): submodule names, e.g. ``'neck'``, ``'encoder.layers.1'``.
+        with_kwargs (bool): also keep the keyword arguments of each call in
+            :attr:`kwargs` (e.g. a decoder's ``key``, ``key_pos``, ``key_padding_mask``).
     """
 
-    def __init__(self, model: nn.Module, names: Iterable[str]) -> None:
+    def __init__(self, model: nn.Module, names: Iterable[str],
+                 with_kwargs: bool = False) -> None:
         self.outputs: Dict[str, object] = {}
+        self.kwargs: Dict[str, dict] = {}
         self._handles = []
         for name in names:
             try:
@@ -25,11 +29,15 @@ class OutputRecorder:
             except AttributeError as err:
                 raise ValueError(f'{type(model).__name__} has no submodule {name!r} to '
                                  'record.') from err
-            self._handles.append(module.register_forward_hook(self._hook(name)))
+            self._handles.append(
+                module.register_forward_hook(self._hook(name), with_kwargs=with_kwargs))
 
     def _hook(self, name: str):
-        def record(module, args, output):
-            self.outputs[name] = output
+        # PyTorch calls (module, args, output), or (module, args, kwargs, output) with kwargs.
+        def record(module, args, *kwargs_and_output):
+            if len(kwargs_and_output) == 2:
+                self.kwargs[name] = kwargs_and_output[0]
+            self.outputs[name] = kwargs_and_output[-1]
         return record
 
     def __getitem__(self, name: str):
@@ -40,6 +48,7 @@ class OutputRecorder:
     def clear(self) -> None:
         """Drop the recorded tensors (and the graphs they hold) after each step."""
         self.outputs.clear()
+        self.kwargs.clear()
 
     def remove(self) -> None:
         for handle in self._handles:

@@ -1,8 +1,10 @@
 from .base_distiller import FrozenTeacherDistiller
 from .ka_detr import KADETRAmalgamator
+from .kd_detr import KDDETRDistiller
 from .teacher_ensemble import TeacherEnsemble
 from .teachers import build_frozen_teacher
 
 __all__ = [
-    'FrozenTeacherDistiller', 'KADETRAmalgamator', 'TeacherEnsemble', 'build_frozen_teacher'
+    'FrozenTeacherDistiller', 'KADETRAmalgamator', 'KDDETRDistiller', 'TeacherEnsemble',
+    'build_frozen_teacher'
 ]

@@ -1,11 +1,14 @@
 from .block_attention import (block_diagonal_mask, block_encoder_forward, fold_segments,
                               unfold_segments)
 from .conditional_detr_decoder import AnyDimConditionalDetrDecoder
+from .distillation_points import (DistillationPointSampler, check_point_compatible,
+                                  decode_points, detector_family, encode, query_dim)
 from .sequence_compression import (SequenceCompressor, gather_tokens, select_by_redundancy,
                                    token_redundancy)
 
 __all__ = [
-    'AnyDimConditionalDetrDecoder', 'SequenceCompressor', 'block_diagonal_mask',
-    'block_encoder_forward', 'fold_segments', 'gather_tokens', 'select_by_redundancy',
-    'token_redundancy', 'unfold_segments'
+    'AnyDimConditionalDetrDecoder', 'DistillationPointSampler', 'SequenceCompressor',
+    'block_diagonal_mask', 'block_encoder_forward', 'check_point_compatible', 'decode_points',
+    'detector_family', 'encode', 'fold_segments', 'gather_tokens', 'query_dim',
+    'select_by_redundancy', 'token_redundancy', 'unfold_segments'
 ]

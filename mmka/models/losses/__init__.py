@@ -1,3 +1,4 @@
+from .kd_detr_loss import KDDETRLoss
 from .task_amalgamation_loss import TaskAmalgamationLoss
 
-__all__ = ['TaskAmalgamationLoss']
+__all__ = ['KDDETRLoss', 'TaskAmalgamationLoss']

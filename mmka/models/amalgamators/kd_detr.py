@@ -1,0 +1,120 @@
+"""KD-DETR: single-teacher distillation with consistent distillation points."""
+import copy
+from typing import Dict, Optional, Sequence
+
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from ..amalgamation_hooks.task_amalgamation import head_kind
+from ..layers.distillation_points import (DistillationPointSampler, check_point_compatible,
+                                          decode_points, encode)
+from .base_distiller import FrozenTeacherDistiller
+
+
+@MODELS.register_module()
+class KDDETRDistiller(FrozenTeacherDistiller):
+    """Trains a DETR-family student from one frozen teacher of the same family (KD-DETR).
+
+    L = λ_d · L_d + L_kd. Each step:
+
+    1. the teacher encodes the batch (``torch.no_grad``, eval mode);
+    2. the student runs its ordinary detection forward and ground-truth loss L_d — the very
+       computation of ``student.loss``, so L_d and its gradients are those of training the
+       student alone;
+    3. the distillation points are drawn (:class:`DistillationPointSampler`: random general
+       points and the teacher's learned queries), after step 2 so that the student's
+       dropout draws the same random numbers as without distillation;
+    4. teacher and student decode the same point groups over their own encoder memories,
+       in decoder calls separate from the detection queries (:func:`decode_points`), and
+       :class:`KDDETRLoss` compares every student decoder layer with the teacher's last.
+
+    The student gains no parameters and its inference is untouched: ``predict`` is the
+    student's, and a checkpoint holds the student only (plain mmdet weights after
+    ``tools/model_converters/extract_student.py``).
+
+    Loss keys: ``gt.*`` (the student's DETR losses times λ_d) and ``loss_kd_*`` /
+    ``d{l}.loss_kd_*`` (see :class:`KDDETRLoss`).
+
+    Args:
+        student (dict): the student detector (DETR, ConditionalDETR(AnyDim) or DABDETR).
+        teacher (dict): ``dict(config=..., checkpoint=..., classes=None)``, see
+            :func:`build_frozen_teacher`. Same family, embed dims and number of classes as
+            the student; backbone and layer counts may differ.
+        points (dict, optional): options of :class:`DistillationPointSampler`
+            (``num_general=300``, ``specific=True``, ``query_sampling='teacher_stats'``).
+        loss (dict, optional): the distillation loss, default ``dict(type='KDDETRLoss')``
+            (T = 10, class 1, L1 5, GIoU 2, every decoder layer).
+        gt_loss_weight (float): λ_d. Default 1 (the student's loss unchanged); 0 trains on
+            the teacher alone (no annotations needed; the student's detection queries then
+            get no gradient, so DDP needs ``find_unused_parameters=True``).
+        classes (Sequence[str], optional): the dataset's classes in label order; if given,
+            the teacher's classes must be exactly these.
+        **teacher_options: ``teacher_dtype``, ``teacher_channels_last`` (see
+            :class:`FrozenTeacherDistiller`).
+    """
+
+    def __init__(self,
+                 student: dict,
+                 teacher: dict,
+                 points: Optional[dict] = None,
+                 loss: Optional[dict] = None,
+                 gt_loss_weight: float = 1.0,
+                 classes: Optional[Sequence[str]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None,
+                 **teacher_options) -> None:
+        if not isinstance(teacher, dict):
+            raise TypeError('KD-DETR distils one teacher: give teacher=dict(config=..., '
+                            f'checkpoint=..., classes=None), got {type(teacher).__name__}.')
+        # Deep copy: mmdet's DETRHead writes a tensor class_weight into its loss_cls config,
+        # which would break building the same config again (e.g. the plain student).
+        super().__init__(copy.deepcopy(student), [teacher], data_preprocessor, init_cfg,
+                         **teacher_options)
+        if gt_loss_weight < 0:
+            raise ValueError(f'gt_loss_weight must be >= 0, got {gt_loss_weight}.')
+        self.gt_loss_weight = gt_loss_weight
+        self.classes = None if classes is None else tuple(classes)
+        self._check_compatible()
+        self.head_kind = head_kind(self.student)
+        self.sampler = DistillationPointSampler(**dict(points or {}))
+        self.criterion = MODELS.build(dict(loss or dict(type='KDDETRLoss')))
+
+    @property
+    def teacher(self):
+        return self.teachers['0']
+
+    def _check_compatible(self) -> None:
+        teacher, student = self.teacher, self.student
+        check_point_compatible(teacher, student)
+        t_classes, s_classes = teacher.bbox_head.num_classes, student.bbox_head.num_classes
+        if t_classes != s_classes:
+            raise ValueError(
+                f'KD-DETR needs the same classes: the teacher head has {t_classes} classes, the '
+                f'student head {s_classes}. Set the student bbox_head.num_classes={t_classes} '
+                '(teachers on class subsets are amalgamated with KADETRAmalgamator).')
+        if self.classes is not None and self.classes != self.teacher_classes[0]:
+            raise ValueError(f'The teacher classes {self.teacher_classes[0]} differ from '
+                             f'classes={self.classes} (names and order must match).')
+        kinds = head_kind(teacher), head_kind(student)
+        if kinds[0] != kinds[1]:
+            raise ValueError(f'Teacher and student heads differ: teacher {kinds[0]!r}, student '
+                             f'{kinds[1]!r} (use the same loss_cls kind for both).')
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+        with self.teacher_context():
+            teacher_memory, _ = encode(self.teacher, self.teacher_inputs(inputs), data_samples)
+        student_memory, head_inputs = encode(self.student, inputs, data_samples)
+        losses = {}
+        if self.gt_loss_weight > 0:
+            head_inputs.update(self.student.forward_decoder(**student_memory))
+            gt_losses = self.student.bbox_head.loss(**head_inputs,
+                                                    batch_data_samples=data_samples)
+            losses.update({f'gt.{k}': v * self.gt_loss_weight for k, v in gt_losses.items()})
+        groups = self.sampler(self.teacher, len(data_samples))
+        with self.teacher_context():
+            teacher_logits, teacher_boxes = decode_points(self.teacher, groups, teacher_memory)
+        student_logits, student_boxes = decode_points(self.student, groups, student_memory)
+        losses.update(self.criterion(student_logits, student_boxes, teacher_logits[-1],
+                                     teacher_boxes[-1], self.head_kind))
+        return losses
