@@ -17,12 +17,12 @@ from mmka.utils import load_model_cfg
 teacher_config = 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
 teacher_checkpoint = 'work_dirs/conditional-detr_r18tiny_1xb16-30e_shapes/epoch_30.pth'
 
+# The student: the teacher's architecture at stage widths 16/32/64 (instead of 32/64/128)
+# with 1 encoder / 2 decoder layers (instead of 2 / 3); embed dims stay 128.
+smaller = {'backbone.base_channels': 16, 'neck.in_channels': [64], 'encoder.num_layers': 1,
+           'decoder.num_layers': 2}
 student = load_model_cfg(
-    '{{ fileDirname }}/../baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py')
-student['backbone']['base_channels'] = 16  # stage widths 16/32/64 instead of 32/64/128
-student['neck']['in_channels'] = [64]
-student['encoder']['num_layers'] = 1
-student['decoder']['num_layers'] = 2
+    '{{ fileDirname }}/../baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py', smaller)
 
 model = dict(
     _delete_=True,

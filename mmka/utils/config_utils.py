@@ -1,5 +1,6 @@
 """Small helpers to retarget a loaded mmengine config (demo, tests, benchmarks)."""
 import os.path as osp
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -8,15 +9,23 @@ _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _EVALUATORS = ('val_evaluator', 'test_evaluator')
 
 
-def load_model_cfg(path: str) -> dict:
+def load_model_cfg(path: str, options: Optional[dict] = None) -> dict:
     """The ``model`` dict of the config at ``path``, for nesting in another config.
 
     Amalgamation configs take their student from a detector config this way:
     ``student = load_model_cfg('{{ fileDirname }}/../baselines/<raw_ext config>.py')``.
+
+    Args:
+        path (str): a config file.
+        options (dict, optional): changes in the form of ``--cfg-options``, keys relative
+            to ``model``, e.g. ``{'encoder.num_layers': 1, 'neck.in_channels': [64]}``.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'Config {path!r} does not exist.')
-    return Config.fromfile(path).model.to_dict()
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict({f'model.{key}': value for key, value in options.items()})
+    return cfg.model.to_dict()
 
 
 def set_data_root(cfg: Config, data_root: str) -> Config:
