@@ -15,10 +15,10 @@ def teachers(tmp_path_factory):
     return [save_teacher(root / 't1.pth', T1, seed=1), save_teacher(root / 't2.pth', T2, seed=2)]
 
 
-def build(teachers, hook=POINT_TA, **student_kwargs):
+def build(teachers, hook=POINT_TA, teacher_dtype=None, **student_kwargs):
     model = MODELS.build(dict(type='KADETRAmalgamator', teachers=teachers, classes=CLASSES,
                               student=student_cfg(num_teachers=len(teachers), **student_kwargs),
-                              hooks=[hook]))
+                              hooks=[hook], teacher_dtype=teacher_dtype))
     model.init_weights()
     return model
 
@@ -95,6 +95,20 @@ def test_works_with_compressed_student(teachers):
     model.train()
     losses = point_losses(model.loss(*batch()))
     assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_reduced_precision_teachers(teachers):
+    """bf16 teacher memories are decoded in float32: same targets up to bf16 rounding."""
+    model = build(teachers)
+    model.train()
+    torch.manual_seed(0)
+    full = point_losses(model.loss(*batch()))
+    model.teacher_dtype = 'bfloat16'
+    torch.manual_seed(0)
+    half = point_losses(model.loss(*batch()))
+    for key, value in full.items():
+        assert torch.isfinite(half[key]) and half[key].dtype == torch.float32
+        torch.testing.assert_close(half[key], value, rtol=0.1, atol=0.02)
 
 
 def test_incompatible_teacher_is_rejected(tmp_path):
