@@ -2,6 +2,7 @@
 import os
 import os.path as osp
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -131,7 +132,7 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
     png = osp.splitext(args.out)[0] + '_curves.png'
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     plot_curves(rows, png)
-    command = 'python benchmarks/reproduce_table1.py ' + ' '.join(sys.argv[1:]) \
+    command = 'python benchmarks/reproduce_table1.py ' + shlex.join(sys.argv[1:]) \
         if sys.argv and sys.argv[0].endswith('reproduce_table1.py') else \
         f'python benchmarks/reproduce_table1.py --partition {args.partition} --size {args.size}'
     lines = [
