@@ -16,12 +16,10 @@ import argparse
 import copy
 import os
 import os.path as osp
-import platform
 import statistics
 import sys
 import time
 
-import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
@@ -33,6 +31,7 @@ from mmdet.utils import register_all_modules  # noqa: E402
 
 from amalgamation_step import batches  # noqa: E402
 from reproduce_table1 import SIZES, evaluate, keyed, schedule  # noqa: E402
+from table1_report import machine  # noqa: E402
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.utils import last_checkpoint, run_training_jobs  # noqa: E402
 
@@ -140,8 +139,7 @@ def write_report(args, size: dict, results: dict, times: dict, minutes: float) -
     lines = [
         f'# KD-DETR on the embedded data ({args.family})', '',
         f'Command: `{command}`  ',
-        f'Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, '
-        f'torch {torch.__version__}, {time.strftime("%Y-%m-%d")}; wall time of this '
+        f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; wall time of this '
         f'invocation {minutes:.1f} min (cached models are not retrained).  ',
         f"Schedule: teacher {size['teacher_epochs']} epochs, students {size['student_epochs']} "
         f"epochs each (lr step at 5/6), {size['num_train']} train / {size['num_val']} val "
