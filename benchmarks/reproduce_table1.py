@@ -69,6 +69,7 @@ STUDENTS = {
     'SA+TA label-free': 'configs/ka/shapes_2t-labelfree.py',
     'slim isometric': 'configs/ka/shapes_2t-slim-isometric.py',
     'slim random': 'configs/ka/shapes_2t-slim-random.py',
+    'slim, student guide': 'configs/ka/shapes_2t-slim-student-guide.py',
 }
 IMAGE_SIZE = (128, 128)  # the embedded data's image size, for FLOPs
 

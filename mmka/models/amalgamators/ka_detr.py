@@ -24,8 +24,9 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
     as some hook reads: the decoder and head are skipped when no hook needs predictions),
     then the student — with its ground-truth loss L_d when ``gt_loss_weight > 0``, a plain
     forward otherwise (label-free mode: images need no annotations) — and collects the
-    hooks' loss terms from what their forward hooks recorded. With a compressing student,
-    the teachers' concatenated input projections X_T guide P_slim during training (§III-B3).
+    hooks' loss terms from what their forward hooks recorded. With a redundancy-compressing
+    student, the teachers' concatenated input projections X_T guide P_slim during training
+    (§III-B3), unless its ``compression.train_guide='student'``.
 
     Loss keys: ``gt.*`` (the student's own DETR losses times λ_d), the hooks' keys
     (``loss_sa_*``, ``loss_ta_*``), all scaled by :attr:`amalgamation_scale` except ``gt.*``
@@ -69,7 +70,7 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         self.amalgamation_scale = 1.0
         compressor = getattr(self.student, 'compressor', None)
         self._guide_recorders = [OutputRecorder(t, ['neck']) for t in self.teacher_list] \
-            if compressor is not None and compressor.enabled else []
+            if compressor is not None and compressor.wants_teacher_guide else []
         self._teachers_need_head = any(
             'bbox_head' in hook.teacher_modules(t) for hook in self.hooks
             for t in self.teacher_list)

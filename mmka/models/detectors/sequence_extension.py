@@ -11,7 +11,7 @@ from mmdet.structures import OptSampleList
 from ..layers.block_attention import ENCODER_ATTENTIONS, block_encoder_forward
 from ..layers.sequence_compression import SequenceCompressor, gather_tokens
 
-COMPRESSION_KEYS = ('strategy', 'attention', 'seed')
+COMPRESSION_KEYS = ('strategy', 'attention', 'seed', 'train_guide')
 
 
 class SequenceExtensionMixin:
@@ -51,7 +51,8 @@ class SequenceExtensionMixin:
             block-diagonal attention. Unused when compression is on (the encoder then sees a
             single sequence of n tokens).
         compression (dict, optional): ``dict(strategy='none'|'redundancy'|'isometric'|'random',
-            attention='full'|'grouped', seed=None)``, see :class:`SequenceCompressor`.
+            attention='full'|'grouped', seed=None, train_guide='teachers'|'student')``, see
+            :class:`SequenceCompressor`.
             Defaults to no compression. With ``'redundancy'``, a training forward measures
             redundancy on the guide set by :meth:`compression_guide` (the teachers'
             concatenated projections X_T) if any; evaluation, or training without a guide,

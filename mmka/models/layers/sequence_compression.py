@@ -13,6 +13,7 @@ from torch import Tensor
 
 STRATEGIES = ('none', 'redundancy', 'isometric', 'random')
 ATTENTIONS = ('full', 'grouped')
+TRAIN_GUIDES = ('teachers', 'student')
 
 
 def token_redundancy(seq: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:
@@ -81,10 +82,16 @@ class SequenceCompressor:
             Defaults to ``'full'``.
         seed (int, optional): seed of a private generator for ``'random'``, so runs are
             reproducible; ``None`` draws from torch's global generator. Defaults to None.
+        train_guide (str): the sequence ``'redundancy'`` measures on in training.
+            ``'teachers'`` (paper §III-B3): the teachers' concatenated projections X_T,
+            because the student's own X_S is not trained yet; evaluation then uses X_S, so
+            training and evaluation may keep different tokens. ``'student'`` (mmka option):
+            X_S in training too, the same rule as at evaluation. Only the amalgamator reads
+            it (it decides whether to pass X_T). Defaults to ``'teachers'``.
     """
 
     def __init__(self, num_segments: int, strategy: str = 'none', attention: str = 'full',
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, train_guide: str = 'teachers') -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f'compression strategy={strategy!r} is unknown; use one of '
                              f'{STRATEGIES}.')
@@ -93,15 +100,24 @@ class SequenceCompressor:
                              f'{ATTENTIONS}.')
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise TypeError(f'compression seed={seed!r} must be an int or None.')
+        if train_guide not in TRAIN_GUIDES:
+            raise ValueError(f'compression train_guide={train_guide!r} is unknown; use one of '
+                             f'{TRAIN_GUIDES}.')
         self.num_segments = num_segments
         self.strategy = strategy
         self.attention = attention
         self.seed = seed
+        self.train_guide = train_guide
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
 
     @property
     def enabled(self) -> bool:
         return self.strategy != 'none'
+
+    @property
+    def wants_teacher_guide(self) -> bool:
+        """Whether training should choose P_slim on the teachers' X_T."""
+        return self.strategy == 'redundancy' and self.train_guide == 'teachers'
 
     @torch.no_grad()
     def select(self, guide: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:

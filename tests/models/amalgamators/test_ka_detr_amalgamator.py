@@ -5,6 +5,8 @@ import torch
 
 from mmdet.registry import MODELS
 
+from mmka.models.amalgamation_hooks.sequence_utils import map_to_tokens, neck_tokens
+
 from .tiny_setup import CLASSES, T1, T2, batch, save_teacher, student_cfg
 
 HOOKS = [dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')]
@@ -96,17 +98,39 @@ def test_predict_delegates_to_student(teachers):
     torch.testing.assert_close(ours[0].pred_instances.bboxes, ref[0].pred_instances.bboxes)
 
 
-def test_compressing_student_is_guided_by_teachers(teachers):
+@pytest.mark.parametrize('train_guide', ['teachers', 'student'])
+def test_compressing_student_guide_in_training(teachers, train_guide):
+    """P_slim is chosen on X_T (paper §III-B3) or, as an option, on the student's own X_S."""
     student = student_cfg()
-    student['compression'] = dict(strategy='redundancy')
+    student['compression'] = dict(strategy='redundancy', train_guide=train_guide)
     model = build(teachers, student=student)
     model.train()
     inputs, samples = batch()
+    compressor = model.student.compressor
+    guides = []
+    select = compressor.select
+    compressor.select = lambda guide, mask=None: guides.append(guide) or select(guide, mask)
     losses = model.loss(inputs, samples)
+    with torch.no_grad():
+        teacher_seq = torch.cat([neck_tokens(t.neck(t.backbone(inputs)))
+                                 for t in model.teacher_list], dim=1)
+        student_seq = torch.cat([map_to_tokens(f) for f in model.student.extract_feat(inputs)],
+                                dim=1)
+    expected = teacher_seq if train_guide == 'teachers' else student_seq
+    assert len(guides) == 1
+    torch.testing.assert_close(guides[0], expected)
     kept = model.student.last_kept_indices
     n = kept.shape[1]
-    assert kept.shape == (2, n) and int(kept.max()) < 2 * n
+    assert kept.shape == (2, n) and n * 2 == teacher_seq.shape[1]
     assert torch.isfinite(losses['loss_sa_enc0'])
+    # Evaluation always chooses on X_S (recomputed: eval-mode norms differ).
+    model.eval()
+    guides.clear()
+    with torch.no_grad():
+        model(inputs, samples, mode='predict')
+        student_seq = torch.cat([map_to_tokens(f) for f in model.student.extract_feat(inputs)],
+                                dim=1)
+    torch.testing.assert_close(guides[0], student_seq)
 
 
 def test_cheap_teacher_options_change_precision_not_results(teachers):

@@ -155,6 +155,7 @@ def test_grouped_attention_isolates_segments_and_stays_finite():
     (dict(strategy='redundant'), ValueError, 'redundant'),
     (dict(attention='blocked'), ValueError, 'blocked'),
     (dict(strategy='random', seed=1.5), TypeError, '1.5'),
+    (dict(strategy='redundancy', train_guide='teacher'), ValueError, "'teacher'"),
 ])
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

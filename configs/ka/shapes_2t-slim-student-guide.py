@@ -1,0 +1,6 @@
+# Student_slim with P_slim chosen on the student's own projections X_S in training too (mmka
+# option `compression.train_guide='student'`). The paper (§III-B3) chooses on the teachers'
+# X_T in training and on X_S at evaluation, so the two stages may keep different tokens;
+# this config keeps one rule for both. Compared with shapes_2t-slim.py in the Table I script.
+_base_ = './shapes_2t-slim.py'
+model = dict(student=dict(compression=dict(train_guide='student')))
