@@ -149,7 +149,9 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         'AP in points on the val split, all 20 classes unless stated; "AP50 T<i>": on '
         "teacher i's classes. #params / FLOPs: the deployed network (a student without its "
         "teachers) on one 128x128 image. Train time: wall minutes of the training epochs "
-        f"(validation excluded), {args.jobs or os.cpu_count()} models training at once.", '',
+        "(validation excluded) as measured when the model was trained: this invocation "
+        f"trains {args.jobs or os.cpu_count()} at once, and a cached model keeps the time of "
+        "the invocation that trained it, which may have shared the CPU with other jobs.", '',
         '## Teachers on their own classes', '', *teacher_table(rows, partitions), '',
         '## All models on all classes', '', *table(rows, partitions), '',
         f'Learning curves: `{osp.basename(png)}`', '',
