@@ -13,7 +13,8 @@ epoch, Fig. 4) as a PNG next to it, and a check of the paper's findings.
 
 Resumable: every model lives in ``<work-dir>/<name>-<key>/``, the key a hash of its final
 config (schedule, data, seed and, for students, the teachers' keys), with its checkpoint and
-``result.json``. A rerun trains only what is missing, so a full run can be split over
+its evaluation ``result-<hash of the partitions>.json`` (Raw and Raw_ext are the same
+models for 2 and 4 teachers, but are scored on each partition's classes). A rerun trains only what is missing, so a full run can be split over
 several invocations (``--only``); a changed config gets a new key and is trained again.
 Seeds: ``randomness.seed``; with several ``--seeds`` each student is trained per seed and
 the table gives mean ± standard deviation (teachers use the first seed).
@@ -162,7 +163,7 @@ def ensemble_cfg(args, teachers: List[Config], which: Optional[int] = None) -> C
 def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple],
              model_cfg: dict, train_dir: Optional[str] = None) -> dict:
     """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached."""
-    path = osp.join(cfg.work_dir, 'result.json')
+    path = result_path(cfg.work_dir, partitions)
     if osp.isfile(path):
         with open(path) as f:
             return json.load(f)
@@ -177,6 +178,12 @@ def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple
     with open(path, 'w') as f:
         json.dump(result, f, indent=1)
     return result
+
+
+def result_path(work_dir: str, partitions: Dict[str, tuple]) -> str:
+    """Where the evaluation of the model in ``work_dir`` on ``partitions`` is cached."""
+    key = hashlib.sha1(json.dumps(partitions, sort_keys=True).encode()).hexdigest()[:10]
+    return osp.join(work_dir, f'result-{key}.json')
 
 
 def learning_curve(work_dir: str) -> List[List[float]]:

@@ -66,6 +66,16 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert '±' in out.read_text()
 
 
+def test_evaluation_cache_is_keyed_by_partitions(tmp_path):
+    """Raw is one model for 2 and 4 teachers; its scores per partition must not mix."""
+    bench = load('reproduce_table1')
+    two = {'T1': ('circle', 'square'), 'T2': ('ring', 'star')}
+    four = {'T1': ('circle', ), 'T2': ('square', ), 'T3': ('ring', ), 'T4': ('star', )}
+    paths = [bench.result_path(str(tmp_path), p) for p in (two, four, dict(two))]
+    assert paths[0] != paths[1] and paths[0] == paths[2]
+    assert all(osp.dirname(p) == str(tmp_path) and p.endswith('.json') for p in paths)
+
+
 def test_bad_names_are_refused():
     bench = load('reproduce_table1')
     with pytest.raises(SystemExit):
