@@ -33,6 +33,8 @@ def test_findings_follow_the_numbers():
     assert 'Student >= Ensemble: **does not hold** (35.0 vs 40.0, -5.0 AP)' in lines
     assert 'SAG <= Raw: holds' in lines and 'SA > SAG (Student vs SAG + TA): holds' in lines
     assert 'Student_slim within 0.5 AP of Student: holds (34.7 vs 35.0, -0.3 AP)' in lines
+    assert 'Student_slim > Raw (paper Table IV: +3.2 AP): holds (34.7 vs 30.0, +4.7' in lines
+    assert 'Student_slim > Ensemble (paper Table IV: +3.1 AP): **does not hold**' in lines
     assert 'redundancy > isometric > random compression: not run' in lines
     assert ('P_slim on X_S in training too >= on X_T (mmka option, no paper claim): '
             '**does not hold** (33.0 vs 34.7, -1.7 AP)') in lines
@@ -50,7 +52,7 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     for row in rows:
         assert f'| {row} |' in text
     assert '| model | AP | AP50 | AP75 | AP50 T1 | AP50 T2 | #params (M) | FLOPs (G) |' in text
-    assert 'Student > Raw' in text and 'not run (needs Student_slim' in text
+    assert 'Student > Raw' in text and 'not run (needs `Student_slim`' in text
     student = rows['Student'][0]
     assert student['params'] > rows['Raw'][0]['params']  # one more input projection
     assert student['curve'] and student['curve'][-1][0] == 1  # validated at epoch 1
