@@ -25,11 +25,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmka  # noqa: E402,F401  (registers mmka modules)
-from mmka.models.amalgamation_hooks.sequence_utils import (  # noqa: E402
-    map_to_tokens, valid_token_mask)
+from mmka.models.amalgamation_hooks.sequence_utils import map_to_tokens  # noqa: E402
 from mmka.models.layers.sequence_compression import select_by_redundancy  # noqa: E402
 from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
-                                 load_config, load_items, preprocess)
+                                 extended_sequence, load_config, load_items, preprocess)
 
 
 def parse_args(argv=None):
@@ -59,14 +58,12 @@ def batch_agreement(student, teachers, data: dict) -> np.ndarray:
     Returns:
         np.ndarray: (B,) agreement in [0, 1].
     """
-    inputs, samples = data['inputs'], data['data_samples']
-    maps = student.extract_feat(inputs)  # N projections (B, C, h, w)
-    own = torch.cat([map_to_tokens(m) for m in maps], dim=1)  # X_S, (B, N·n, C)
+    own, padding = extended_sequence(student, data)  # X_S (B, N·n, C), (B, N·n)
     # The teachers read the student's batch, as in training (FrozenTeacherDistiller).
-    guide = torch.cat([map_to_tokens(t.extract_feat(inputs)[-1]) for t in teachers], dim=1)
+    guide = torch.cat([map_to_tokens(t.extract_feat(data['inputs'])[-1]) for t in teachers],
+                      dim=1)
     num = student.num_teachers
-    valid = valid_token_mask(samples, maps[0].shape[-2:], own.device)  # (B, n)
-    padding = (~valid).repeat(1, num)
+    valid = ~padding[:, :own.size(1) // num]  # (B, n), the same for every segment
     # Both are (B, n) indices t·n + i in position order, so equal entries = same segment.
     same = select_by_redundancy(guide, num, padding) == select_by_redundancy(own, num, padding)
     return ((same & valid).sum(1).float() / valid.sum(1).clamp(min=1)).cpu().numpy()

@@ -26,12 +26,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmka  # noqa: E402,F401  (registers mmka modules)
-from mmka.models.amalgamation_hooks.sequence_utils import (  # noqa: E402
-    map_to_tokens, valid_token_mask)
 from mmka.models.layers.sequence_compression import (  # noqa: E402
     select_by_redundancy, token_redundancy)
-from mmka.utils.analysis import (build_ka_student, load_config, load_items,  # noqa: E402
-                                 preprocess)
+from mmka.utils.analysis import (build_ka_student, extended_sequence,  # noqa: E402
+                                 load_config, load_items, preprocess)
 
 SPLITS = ('kept', 'segment', 'none')
 
@@ -66,10 +64,7 @@ def extended_redundancy(student, data: dict) -> Dict[str, np.ndarray]:
         tokens of all images of the batch.
     """
     num = student.num_teachers
-    maps = student.extract_feat(data['inputs'])  # N projections (B, C, h, w)
-    seq = torch.cat([map_to_tokens(m) for m in maps], dim=1)  # X_S, (B, N·n, C)
-    valid = valid_token_mask(data['data_samples'], maps[0].shape[-2:], seq.device)
-    padding = (~valid).repeat(1, num)
+    seq, padding = extended_sequence(student, data)  # (B, N·n, C), (B, N·n)
     redundancy = token_redundancy(seq, padding)
     # P_slim as the student itself chooses it at evaluation (on its own X_S).
     if student.compressor.enabled:
@@ -77,7 +72,7 @@ def extended_redundancy(student, data: dict) -> Dict[str, np.ndarray]:
     else:
         kept_idx = select_by_redundancy(seq, num, padding)
     kept = torch.zeros_like(padding).scatter_(1, kept_idx, True)
-    segment = torch.arange(num, device=seq.device).repeat_interleave(valid.size(1))
+    segment = torch.arange(num, device=seq.device).repeat_interleave(seq.size(1) // num)
     segment = segment.expand_as(padding)
     return {k: v[~padding].cpu().numpy() for k, v in
             dict(redundancy=redundancy, segment=segment, kept=kept).items()}
