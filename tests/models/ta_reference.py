@@ -77,6 +77,31 @@ def eq10_cost(student_logits: List[List[float]], student_boxes: List[List[float]
     return cost
 
 
+def prob_cost(student_logits: List[List[float]], student_boxes: List[List[float]],
+              target_labels: List[int], target_boxes: List[List[float]], head: str,
+              img_shape: Tuple[int, int], weights: Dict[str, float]) -> List[List[float]]:
+    """The authors' code's cost[i][j]: DETR's ground-truth matching cost on the teacher's
+    argmax label. softmax: −cls · p̂_i[label_j]; sigmoid: cls · (focal(p̂, 1) − focal(p̂, 0))
+    at the label, the focal cost of mmdet's Conditional DETR (α 0.25, γ 2). Box terms as in
+    :func:`eq10_cost`."""
+    cost = []
+    for z, sb in zip(student_logits, student_boxes):
+        row = []
+        for label, tb in zip(target_labels, target_boxes):
+            if head == 'softmax':
+                cls = -softmax(z)[label]
+            else:
+                p = sigmoid(z[label])
+                pos = -math.log(p + 1e-12) * 0.25 * (1 - p)**2
+                neg = -math.log(1 - p + 1e-12) * 0.75 * p**2
+                cls = pos - neg
+            row.append(weights['cls'] * cls + weights['l1'] * l1(sb, tb) -
+                       weights['giou'] * giou(cxcywh_to_xyxy(sb, img_shape),
+                                              cxcywh_to_xyxy(tb, img_shape)))
+        cost.append(row)
+    return cost
+
+
 def brute_force_match(cost: List[List[float]]) -> Tuple[float, Dict[int, int]]:
     """Minimum-cost one-to-one matching by enumerating every assignment.
 

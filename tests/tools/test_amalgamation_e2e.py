@@ -28,7 +28,7 @@ def ka_cfg(shapes_root, work_dir, teachers, config=KA_2T, epochs=1, **model):
     # Random tiny teachers are never confident: take all their predictions as targets.
     for hook in cfg.model.hooks:
         if hook['type'] == 'TaskAmalgamation':
-            hook['targets'] = dict(score_thr=0.0, max_targets=8)
+            hook['targets'] = dict(hook.get('targets', {}), score_thr=0.0, max_targets=8)
     cfg.model.update(model)
     cfg.param_scheduler = []
     return cfg
@@ -68,6 +68,20 @@ def test_label_free_amalgamation(shapes_root, tiny_teachers, tmp_path):
     keys = runner.message_hub.log_scalars.keys()
     assert not any(k.startswith('train/gt.') for k in keys)
     assert np.isfinite(_history(runner, 'loss')).all()
+
+
+def test_code_recipe_trains_with_decaying_amalgamation(shapes_root, tiny_teachers, tmp_path):
+    """The authors' recipe: every decoder layer distilled, SA/TA weights decayed to 0."""
+    cfg = ka_cfg(shapes_root, tmp_path, tiny_teachers,
+                 config=osp.join(REPO, 'configs/ka/shapes_2t-code-recipe.py'))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    for key in ('loss_ta_cls', 'd0.loss_ta_cls', 'loss_sa_proj', 'gt.loss_cls'):
+        assert np.isfinite(_history(runner, key)).all(), key
+    # The scale before the last iteration is 1 - (max_iters - 1) / max_iters.
+    assert runner.model.amalgamation_scale == pytest.approx(1 / runner.max_iters)
+    sa = _history(runner, 'loss_sa_proj')
+    assert sa[-1] < sa[0]  # decayed (and learnt) towards the end
 
 
 def test_amalgamation_resume(shapes_root, tiny_teachers, tmp_path):

@@ -1,5 +1,5 @@
 """Sequence-level amalgamation (SA, paper §III-B, eq. 2)."""
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -27,8 +27,27 @@ class SequenceAmalgamation(SequenceHintHook):
     student's ``last_kept_indices``). The projection is hinted on all N segments, which the
     student computes before compressing.
 
-    Options (hinted layers, λ_seq): :class:`SequenceHintHook`.
+    Args:
+        reduction (str): how the N per-teacher terms of a layer combine. ``'mean'`` (paper
+            eq. 2, the 1/N; the default) or ``'sum'`` (the authors' public code), i.e. N
+            times larger at the same λ_seq. A compressed encoder layer is one sequence
+            mixing all teachers' tokens, its single term counts as the mean; ``'sum'``
+            multiplies it by N as well, so the two reductions differ by the factor N on
+            every hinted layer.
+        projection, encoder_layers, loss_weight, eps: see :class:`SequenceHintHook`.
     """
+
+    REDUCTIONS = ('mean', 'sum')
+
+    def __init__(self, reduction: str = 'mean', projection: bool = True,
+                 encoder_layers: Union[str, Sequence[int]] = 'all',
+                 loss_weight: float = 1.0, eps: float = 1e-5) -> None:
+        super().__init__(projection, encoder_layers, loss_weight, eps)
+        if reduction not in self.REDUCTIONS:
+            raise ValueError(f'Unknown SA reduction {reduction!r}; use one of '
+                             f"{self.REDUCTIONS} ('mean': paper eq. 2, 'sum': the authors' "
+                             'code).')
+        self.reduction = reduction
 
     def setup(self, student: nn.Module, teachers: Sequence[nn.Module], student_classes,
               teacher_classes) -> None:
@@ -80,10 +99,11 @@ class SequenceAmalgamation(SequenceHintHook):
             else:  # (B, N, n, C): segment t vs teacher t
                 pairs = list(zip(student_seq.unbind(1), teacher_seqs))
             losses[f'loss_sa_enc{i}'] = self._segment_loss(pairs, data_samples)
-        return {k: v * self.loss_weight for k, v in losses.items()}
+        scale = self.loss_weight * (len(self.teacher_recorders) if self.reduction == 'sum' else 1)
+        return {k: v * scale for k, v in losses.items()}
 
     def _segment_loss(self, pairs, data_samples: SampleList) -> Tensor:
-        """(1/N) Σ_i of the normalised MSE over pairs of (B, n, C) sequences."""
+        """The mean over pairs of the normalised MSE of (B, n, C) sequences."""
         hw = self.student_recorder['neck.0'][-1].shape[-2:]
         valid = valid_token_mask(data_samples, hw, pairs[0][1].device)
         total = 0.

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from ..task_modules import SoftTargetBuilder
+from ..task_modules import MATCH_COSTS, SoftTargetBuilder, ta_assigner_cfg
 from .base import AmalgamationHook
 
 
@@ -28,19 +28,32 @@ class TaskAmalgamation(AmalgamationHook):
 
     Args:
         targets (dict, optional): options of :class:`SoftTargetBuilder` (``pad``,
-            ``floor_logit``, ``temperature``, ``score_thr``, ``max_targets``).
+            ``floor_logit``, ``temperature``, ``filter``, ``score_thr``, ``max_targets``).
         loss (dict, optional): config of the loss, default ``dict(type='TaskAmalgamationLoss')``
-            (paper weights; its ``assigner`` holds the eq. 10 α's).
+            (paper weights; ``conf_weighting``, ``unmatched``, ...). An ``assigner`` in it
+            replaces the one ``match_cost`` picks.
+        match_cost (str, optional): the matching cost, see :func:`ta_assigner_cfg`:
+            ``'kl'`` (paper eq. 10: KL + L_box − conf, the default) or ``'prob'`` (the
+            authors' code: DETR's own cost on the teacher's argmax label).
         aux_layers (bool): also distil every auxiliary decoder layer of the student against
-            the same targets (matched per layer). Default False: the last layer only.
+            the same targets (matched per layer), as the authors' code does. The paper is
+            silent. Default False: the last layer only, so layers 1..L-1 learn from the
+            ground truth alone (at λ_d).
         loss_weight (float): λ_task. Default 1.0 (paper).
     """
 
     def __init__(self, targets: Optional[dict] = None, loss: Optional[dict] = None,
-                 aux_layers: bool = False, loss_weight: float = 1.0) -> None:
+                 match_cost: Optional[str] = None, aux_layers: bool = False,
+                 loss_weight: float = 1.0) -> None:
         super().__init__()
         self.target_cfg = dict(targets or {})
-        self.criterion = MODELS.build(dict(loss or dict(type='TaskAmalgamationLoss')))
+        self.loss_cfg = dict(loss or dict(type='TaskAmalgamationLoss'))
+        if match_cost is not None and 'assigner' in self.loss_cfg:
+            raise ValueError(f'match_cost={match_cost!r} and loss.assigner both choose the '
+                             'matching; give only one.')
+        if match_cost not in (None, *MATCH_COSTS):
+            raise ValueError(f'Unknown match_cost {match_cost!r}; use one of {MATCH_COSTS}.')
+        self.match_cost = match_cost or 'kl'
         self.aux_layers = aux_layers
         self.loss_weight = loss_weight
 
@@ -53,6 +66,11 @@ class TaskAmalgamation(AmalgamationHook):
                              f'have {sorted(kinds)}, the student {kind!r}.')
         self.builder = SoftTargetBuilder(student_classes, teacher_classes, head=kind,
                                          **self.target_cfg)
+        # Built here, not in __init__: the class term of the matching cost depends on the
+        # head kind of the models.
+        loss_cfg = dict(self.loss_cfg)
+        loss_cfg.setdefault('assigner', ta_assigner_cfg(self.match_cost, head=kind))
+        self.criterion = MODELS.build(loss_cfg)
         super().setup(student, teachers, student_classes, teacher_classes)
 
     def student_modules(self, student: nn.Module) -> List[str]:

@@ -30,7 +30,7 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
 
     Loss keys: ``gt.*`` (the student's own DETR losses times λ_d), the hooks' keys
     (``loss_sa_*``, ``loss_ta_*``), all scaled by :attr:`amalgamation_scale` except ``gt.*``
-    (see :class:`AmalgamationWeightDecayHook`).
+    (see :class:`AmalgamationLossDecayHook`).
 
     Args:
         student (dict): student config, e.g. a ``KADETRStudent`` with ``num_teachers=N``.
@@ -66,7 +66,7 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         self.hooks = nn.ModuleList([MODELS.build(dict(h)) for h in hooks])
         for hook in self.hooks:
             hook.setup(self.student, self.teacher_list, self.classes, self.teacher_classes)
-        #: Multiplies every hook loss; AmalgamationWeightDecayHook lowers it during training.
+        #: Multiplies every hook loss; AmalgamationLossDecayHook lowers it during training.
         self.amalgamation_scale = 1.0
         compressor = getattr(self.student, 'compressor', None)
         self._guide_recorders = [OutputRecorder(t, ['neck']) for t in self.teacher_list] \

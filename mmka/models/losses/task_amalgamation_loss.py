@@ -31,19 +31,22 @@ class TaskAmalgamationLoss(nn.Module):
     For one decoder layer: match the student's m queries to the k soft targets of each image
     with the eq. 10 assigner, then
 
-        loss_ta_cls  = β1 · [Σ_matched conf_j · D_KL(p_j || p̂_i)
+        loss_ta_cls  = β1 · [Σ_matched w_j · D_KL(p_j || p̂_i)
                              + bg_weight · Σ_unmatched KL(bg || p̂_i)] / N_cls
-        loss_ta_bbox = β2 · w_l1 · Σ_matched conf_j · |b_j − b̂_i|_1 / N_box
-        loss_ta_iou  = β2 · w_giou · Σ_matched conf_j · (1 − GIoU(b_j, b̂_i)) / N_box
+        loss_ta_bbox = β2 · w_l1 · Σ_matched w_j · |b_j − b̂_i|_1 / N_box
+        loss_ta_iou  = β2 · w_giou · Σ_matched w_j · (1 − GIoU(b_j, b̂_i)) / N_box
 
-    whose sum is L_task, with D_KL = T² · KL at the targets' temperature (:func:`soft_kl`).
+    whose sum is L_task, with D_KL = T² · KL at the targets' temperature (:func:`soft_kl`)
+    and the pair weight w_j = conf_j (``conf_weighting=True``, eq. 11: "we use the
+    confidence ... as the pairwise supervision weight") or 1 (``False``, the authors'
+    public code).
     Boxes: L1 on normalised (cx, cy, w, h), GIoU on absolute (x1, y1, x2, y2), as mmdet's
     ``DETRHead``.
 
     Normalisers, like ``DETRHead``'s (averaged over DDP ranks with ``reduce_mean``, clamped
     to >= 1 so an image or batch without targets does not blow up the loss):
     N_box = the number of matched targets (``normalizer='num_matched'``, the DETR choice)
-    or Σ_matched conf_j (``'conf_sum'``, a conf-weighted mean); N_cls = N_box +
+    or Σ_matched conf_j (``'conf_sum'``, a conf-weighted mean; needs ``conf_weighting``); N_cls = N_box +
     bg_weight · #unmatched queries (the latter only with ``unmatched='background'``), as
     DETR's ``num_pos + bg_cls_weight · num_neg``.
 
@@ -63,6 +66,8 @@ class TaskAmalgamationLoss(nn.Module):
         unmatched (str): ``'none'`` or ``'background'``. Defaults to ``'background'``.
         bg_weight (float): weight of an unmatched query's background term. Defaults to 0.1.
         normalizer (str): ``'num_matched'`` or ``'conf_sum'``. Defaults to ``'num_matched'``.
+        conf_weighting (bool): weight each matched pair by its target's conf (eq. 11).
+            Defaults to True (paper); the authors' code uses False.
     """
 
     def __init__(self,
@@ -73,13 +78,17 @@ class TaskAmalgamationLoss(nn.Module):
                  giou_weight: float = 2.0,
                  unmatched: str = 'background',
                  bg_weight: float = 0.1,
-                 normalizer: str = 'num_matched') -> None:
+                 normalizer: str = 'num_matched',
+                 conf_weighting: bool = True) -> None:
         super().__init__()
         if unmatched not in UNMATCHED_POLICIES:
             raise ValueError(f'Unknown unmatched policy {unmatched!r}; use one of '
                              f'{UNMATCHED_POLICIES}.')
         if normalizer not in NORMALIZERS:
             raise ValueError(f'Unknown normalizer {normalizer!r}; use one of {NORMALIZERS}.')
+        if normalizer == 'conf_sum' and not conf_weighting:
+            raise ValueError("normalizer='conf_sum' is the mean of conf-weighted pairs; with "
+                             "conf_weighting=False use normalizer='num_matched'.")
         weights = dict(cls_weight=cls_weight, box_weight=box_weight, l1_weight=l1_weight,
                        giou_weight=giou_weight, bg_weight=bg_weight)
         for name, value in weights.items():
@@ -93,6 +102,7 @@ class TaskAmalgamationLoss(nn.Module):
         self.unmatched = unmatched
         self.bg_weight = bg_weight
         self.normalizer = normalizer
+        self.conf_weighting = conf_weighting
 
     def forward(self, student_logits: Tensor, student_boxes: Tensor,
                 targets: Sequence[InstanceData], img_metas: Sequence[dict]) -> dict:
@@ -173,23 +183,24 @@ class TaskAmalgamationLoss(nn.Module):
         logits = student_logits.flatten(0, 1)
         pred_boxes = student_boxes.flatten(0, 1).float()
         cls_avg, box_avg = self._normalizers(conf, matched)
+        weight = conf if self.conf_weighting else matched.float()  # (B·m,), 0 when unmatched
 
         # Every query goes through the same computation with weight 0 when unmatched (as in
         # DETRHead): the result always has a grad_fn into both inputs, which DDP needs.
-        cls_sum = (conf * soft_kl(probs, logits, head, temperature)).sum()
+        cls_sum = (weight * soft_kl(probs, logits, head, temperature)).sum()
         if self.unmatched == 'background':
             bg = background_target(head, logits.shape[-1], logits).expand_as(logits)
             bg_weight = self.bg_weight * (~matched).float()
             cls_sum = cls_sum + (bg_weight * soft_kl(bg, logits, head, 1.0)).sum()
         loss_cls = self.cls_weight * cls_sum / cls_avg
 
-        loss_l1 = l1_loss(pred_boxes, boxes, weight=conf.unsqueeze(1), avg_factor=box_avg)
+        loss_l1 = l1_loss(pred_boxes, boxes, weight=weight.unsqueeze(1), avg_factor=box_avg)
         factors = torch.cat([
             _img_factor(meta, pred_boxes).expand(student_boxes.shape[1], 4) for meta in img_metas
         ])
         loss_giou = giou_loss(bbox_cxcywh_to_xyxy(pred_boxes) * factors,
                               bbox_cxcywh_to_xyxy(boxes) * factors,
-                              weight=conf, avg_factor=box_avg)
+                              weight=weight, avg_factor=box_avg)
         return dict(
             loss_ta_cls=loss_cls,
             loss_ta_bbox=self.box_weight * self.l1_weight * loss_l1,

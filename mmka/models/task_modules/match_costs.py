@@ -5,6 +5,8 @@
 mmdet's :class:`HungarianAssigner` sums a list of match costs and solves the assignment;
 this file adds the two terms mmdet lacks. L_box is mmdet's own ``BBoxL1Cost`` (weight 5) +
 ``IoUCost(iou_mode='giou')`` (weight 2), as in DETR; α from UP-DETR (class 1, L1 5, GIoU 2).
+The authors' public code matches with DETR's own cost instead; :func:`ta_assigner_cfg`
+builds either.
 
 Inputs, as mmdet's ``DETRHead`` builds them:
 
@@ -26,7 +28,7 @@ from torch import Tensor
 
 from mmdet.models.task_modules.assigners.match_cost import BaseMatchCost
 from mmdet.registry import TASK_UTILS
-from .soft_kl import soft_kl
+from .soft_kl import check_head_kind, soft_kl
 
 
 @TASK_UTILS.register_module()
@@ -73,17 +75,57 @@ class TeacherConfidenceCost(BaseMatchCost):
         return -self.weight * conf.unsqueeze(0).expand(len(pred_instances), -1)
 
 
-def ta_assigner_cfg(kl: Union[float, int] = 1.0,
+MATCH_COSTS = ('kl', 'prob')
+
+
+def ta_assigner_cfg(cost: str = 'kl',
+                    head: str = 'softmax',
+                    kl: Union[float, int] = 1.0,
                     l1: Union[float, int] = 5.0,
                     giou: Union[float, int] = 2.0,
-                    conf: Union[float, int] = 1.0) -> dict:
-    """Config of the eq. 10 :class:`HungarianAssigner`: α1 = ``kl``, α2 = (``l1``, ``giou``),
-    α3 = ``conf``; defaults from UP-DETR and α3 = 1. A new dict on every call."""
-    return dict(
-        type='HungarianAssigner',
-        match_costs=[
-            dict(type='SoftKLCost', weight=kl),
-            dict(type='BBoxL1Cost', weight=l1, box_format='xywh'),
-            dict(type='IoUCost', iou_mode='giou', weight=giou),
-            dict(type='TeacherConfidenceCost', weight=conf),
-        ])
+                    conf: Union[float, int] = 1.0,
+                    cls: Optional[Union[float, int]] = None) -> dict:
+    """Config of the TA :class:`HungarianAssigner`; a new dict on every call.
+
+    Two class terms, the paper's and the authors' code's; the box term is the same
+    (α2 · L_box = ``l1`` · L1 + ``giou`` · (−GIoU), weights from UP-DETR / DETR):
+
+    - ``cost='kl'`` (paper eq. 10 read literally, the default):
+      ``kl`` · D_KL(p_t || p̂_s) + L_box − ``conf`` · conf(p_t) (α1 = ``kl``, α3 = ``conf``).
+      The −α3·conf term is the same for every student of a target, so it can change the
+      assignment only when some targets stay unmatched (k > m); with k <= m every target
+      is matched and it adds a constant to every complete assignment.
+    - ``cost='prob'`` (the authors' public code): DETR's own ground-truth matching cost on
+      the teacher's hard argmax label, no KL and no confidence term: −p̂_s[label] +
+      L_box for softmax heads (mmdet's ``ClassificationCost``), and for sigmoid heads the
+      matcher those models use for ground truth (mmdet's ``FocalLossCost``).
+
+    Args:
+        cost (str): ``'kl'`` or ``'prob'``.
+        head (str): ``'softmax'`` or ``'sigmoid'``; picks the class term of ``'prob'``.
+        kl (float): α1 of ``'kl'``.
+        l1 (float): weight of the L1 box cost.
+        giou (float): weight of the GIoU box cost.
+        conf (float): α3 of ``'kl'``.
+        cls (float, optional): weight of the class term of ``'prob'``. Default: the
+            models' own, 1 for softmax heads (DETR, the authors' code), 2 for sigmoid
+            heads (mmdet's Conditional / DAB-DETR).
+    """
+    check_head_kind(head)
+    box_costs = [
+        dict(type='BBoxL1Cost', weight=l1, box_format='xywh'),
+        dict(type='IoUCost', iou_mode='giou', weight=giou),
+    ]
+    if cost == 'kl':
+        return dict(
+            type='HungarianAssigner',
+            match_costs=[dict(type='SoftKLCost', weight=kl), *box_costs,
+                         dict(type='TeacherConfidenceCost', weight=conf)])
+    if cost == 'prob':
+        if head == 'softmax':
+            cls_cost = dict(type='ClassificationCost', weight=1.0 if cls is None else cls)
+        else:
+            cls_cost = dict(type='FocalLossCost', weight=2.0 if cls is None else cls)
+        return dict(type='HungarianAssigner', match_costs=[cls_cost, *box_costs])
+    raise ValueError(f'Unknown TA match cost {cost!r}; use one of {MATCH_COSTS} '
+                     "('kl': the paper's eq. 10, 'prob': the authors' code).")

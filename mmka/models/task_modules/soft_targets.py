@@ -16,6 +16,7 @@ from ...datasets.partitions import check_partition
 from .soft_kl import check_head_kind
 
 PAD_MODES = ('zero', 'floor')
+FILTERS = ('argmax_fg', 'max_fg')
 
 
 def class_index_map(student_classes: Sequence[str], teacher_classes: Sequence[str]) -> Tensor:
@@ -99,6 +100,25 @@ def teacher_confidence(logits: Tensor, head: str) -> Tuple[Tensor, Tensor]:
     return probs.max(-1)
 
 
+def argmax_is_foreground(logits: Tensor, head: str) -> Tensor:
+    """Whether a teacher's most likely outcome is an object class, not background.
+
+    softmax: the argmax over the |C^t| classes + background is a class (ties go to the
+    class: ``torch.argmax`` returns the first maximum and background is last); sigmoid:
+    always True, since such a head has no background outcome.
+
+    Args:
+        logits (Tensor): teacher logits, shape (..., |C^t|+1) or (..., |C^t|).
+        head (str): ``'softmax'`` or ``'sigmoid'``.
+
+    Returns:
+        Tensor: bool, shape (...,).
+    """
+    if head == 'sigmoid':
+        return logits.new_ones(logits.shape[:-1], dtype=torch.bool)
+    return logits.float().argmax(-1) != logits.shape[-1] - 1
+
+
 @TASK_UTILS.register_module()
 class SoftTargetBuilder:
     """Pool N teachers' last-layer predictions into per-image soft targets (§III-C1).
@@ -113,8 +133,17 @@ class SoftTargetBuilder:
         floor_logit (float): the logit of other teachers' classes when ``pad='floor'``.
         temperature (float): T of the soft targets (the public code uses 4, the paper's
             equations have none, i.e. 1).
-        score_thr (float): keep predictions with conf > ``score_thr`` (public code: 0.1).
-        max_targets (int): at most this many targets per image, highest conf first.
+        filter (str): which predictions may become targets (the paper only says "filter
+            out teacher targets with low confidence", §III-C2):
+            ``'argmax_fg'`` (the authors' public code, the default): the teacher's argmax
+            over its classes + background is a class, and conf > ``score_thr``;
+            ``'max_fg'``: conf > ``score_thr`` alone, which also admits a query whose most
+            likely outcome is background (e.g. background 0.6, a class 0.3).
+            Sigmoid heads have no background, so both rules are "the largest class
+            probability > ``score_thr``".
+        score_thr (float): the conf threshold of ``filter`` (public code: 0.1).
+        max_targets (int): at most this many targets per image, highest conf first
+            (public code: 50).
 
     Call with the teachers' last-layer outputs; returns one :class:`InstanceData` per image
     with k targets (k may be 0):
@@ -135,11 +164,14 @@ class SoftTargetBuilder:
                  pad: str = 'zero',
                  floor_logit: float = -5.0,
                  temperature: float = 1.0,
+                 filter: str = 'argmax_fg',
                  score_thr: float = 0.1,
                  max_targets: int = 50) -> None:
         check_head_kind(head)
         if pad not in PAD_MODES:
             raise ValueError(f'Unknown pad mode {pad!r}; use one of {PAD_MODES}.')
+        if filter not in FILTERS:
+            raise ValueError(f'Unknown target filter {filter!r}; use one of {FILTERS}.')
         if not temperature > 0:
             raise ValueError(f'temperature must be > 0, got {temperature!r}.')
         if not 0 <= score_thr < 1:
@@ -158,6 +190,7 @@ class SoftTargetBuilder:
         self.pad = pad
         self.floor_logit = floor_logit
         self.temperature = temperature
+        self.filter = filter
         self.score_thr = score_thr
         self.max_targets = max_targets
 
@@ -200,8 +233,12 @@ class SoftTargetBuilder:
 
     def _pool(self, teacher_logits: Sequence[Tensor],
               teacher_boxes: Sequence[Tensor]) -> Tuple[Tensor, ...]:
-        """All teachers' predictions side by side: fields of shape (B, Σ m_t, ...)."""
-        probs, boxes, scores, labels, teacher = [], [], [], [], []
+        """All teachers' predictions side by side: fields of shape (B, Σ m_t, ...).
+
+        The last field, ``eligible`` (bool), is what ``filter`` admits besides the
+        threshold on conf.
+        """
+        probs, boxes, scores, labels, teacher, eligible = [], [], [], [], [], []
         for t, (logits, index_map) in enumerate(zip(teacher_logits, self.index_maps)):
             probs.append(
                 pad_teacher_probs(logits, index_map, self.num_classes, self.head, self.pad,
@@ -211,12 +248,16 @@ class SoftTargetBuilder:
             labels.append(index_map.to(label.device)[label])
             teacher.append(torch.full_like(label, t))
             boxes.append(teacher_boxes[t].float())
-        return tuple(torch.cat(field, dim=1) for field in (probs, boxes, scores, labels, teacher))
+            eligible.append(argmax_is_foreground(logits, self.head) if self.filter == 'argmax_fg'
+                            else torch.ones_like(label, dtype=torch.bool))
+        return tuple(
+            torch.cat(field, dim=1)
+            for field in (probs, boxes, scores, labels, teacher, eligible))
 
     def _select(self, probs: Tensor, boxes: Tensor, scores: Tensor, labels: Tensor,
-                teacher: Tensor) -> InstanceData:
-        """Keep conf > ``score_thr``, at most ``max_targets``, highest conf first."""
-        keep = torch.nonzero(scores > self.score_thr).squeeze(1)
+                teacher: Tensor, eligible: Tensor) -> InstanceData:
+        """Keep what ``filter`` admits, at most ``max_targets``, highest conf first."""
+        keep = torch.nonzero(eligible & (scores > self.score_thr)).squeeze(1)
         # A stable sort keeps ties in teacher order, so the result is deterministic.
         order = scores[keep].sort(descending=True, stable=True).indices[:self.max_targets]
         keep = keep[order]

@@ -35,10 +35,10 @@ def _reference(pairs, samples, fh, fw):
     return sum(losses) / len(losses)
 
 
-def _run(teachers, compression=None):
+def _run(teachers, compression=None, **sa_options):
     model = MODELS.build(dict(type='KADETRAmalgamator', student=student_cfg(
         compression=compression), teachers=teachers, classes=CLASSES,
-        hooks=[dict(type='SequenceAmalgamation')]))
+        hooks=[dict(type='SequenceAmalgamation', **sa_options)]))
     model.init_weights()
     model.train()
     hook = model.hooks[0]
@@ -85,6 +85,29 @@ def test_sa_with_compression_gathers_teachers_with_student_indices(teachers):
     guide = torch.cat([rec['neck'][-1].flatten(2).transpose(1, 2)
                        for rec in model._guide_recorders], 1)
     assert torch.equal(kept[0], model.student.compressor.select(guide, None)[0])
+
+
+@pytest.mark.parametrize('compression', [None, dict(strategy='redundancy')])
+def test_sum_reduction_is_the_sum_over_teachers(teachers, compression):
+    """'sum' (the authors' code): Σ_i of the per-teacher terms, N = 2 times 'mean'."""
+    torch.manual_seed(0)
+    model, hook, samples = _run(teachers, compression, reduction='sum', loss_weight=0.5)
+    summed = hook.loss(model.student, samples)
+    hook.reduction = 'mean'
+    mean = hook.loss(model.student, samples)
+    assert set(summed) == {'loss_sa_proj', 'loss_sa_enc0'}
+    for key, value in mean.items():
+        torch.testing.assert_close(summed[key], 2 * value)
+    if compression is None:  # the uncompressed projection term, by hand: Σ_i, not (1/N) Σ_i
+        neck = [hook.student_recorder[f'neck.{t}'][-1] for t in range(2)]
+        fh, fw = neck[0].shape[-2:]
+        tok = lambda m: m.flatten(2).transpose(1, 2)
+        pairs = [(tok(neck[t]), tok(rec['neck'][-1]))
+                 for t, rec in enumerate(hook.teacher_recorders)]
+        per_teacher = [_reference([pair], samples, fh, fw) for pair in pairs]
+        torch.testing.assert_close(summed['loss_sa_proj'], 0.5 * sum(per_teacher))
+    with pytest.raises(ValueError, match="'max'"):
+        MODELS.build(dict(type='SequenceAmalgamation', reduction='max'))
 
 
 @pytest.mark.parametrize('hook', ['SequenceAmalgamation', 'SequenceAggregation'])

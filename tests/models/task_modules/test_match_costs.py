@@ -6,7 +6,7 @@ from mmengine.structures import InstanceData
 from mmdet.registry import TASK_UTILS
 from mmka.models.losses import TaskAmalgamationLoss
 from mmka.models.task_modules import ta_assigner_cfg
-from ..ta_reference import brute_force_match, eq10_cost, kl
+from ..ta_reference import brute_force_match, eq10_cost, kl, prob_cost
 
 NUM_CLASSES = 3
 IMG_SHAPE = (60, 80)  # (h, w): not square, so normalised and absolute GIoU differ
@@ -82,6 +82,41 @@ def test_matching_equals_brute_force(head, m, k, weights, seed):
     assert len(got) == min(m, k)
     assert sum(cost[i][j] for i, j in got.items()) == pytest.approx(best_total, abs=1e-4)
     assert got == best
+
+
+@pytest.mark.parametrize('head', ['softmax', 'sigmoid'])
+@pytest.mark.parametrize('m, k', [(4, 3), (3, 4)])
+@pytest.mark.parametrize('seed', [0, 1])
+def test_code_cost_matching_equals_brute_force(head, m, k, seed):
+    """cost='prob': DETR's own cost on the teacher's argmax label (the authors' code)."""
+    targets = _targets(head, k, temperature=4.0, seed=seed)
+    logits, boxes = _student(head, m, seed)
+    loss = TaskAmalgamationLoss(assigner=ta_assigner_cfg('prob', head=head))
+    result = loss.assign(logits[None], boxes[None], [targets], [dict(img_shape=IMG_SHAPE)])[0]
+    weights = dict(cls=1.0 if head == 'softmax' else 2.0, l1=5.0, giou=2.0)
+    cost = prob_cost(logits.tolist(), boxes.tolist(), targets.labels.tolist(),
+                     targets.bboxes.tolist(), head, IMG_SHAPE, weights)
+    best_total, best = brute_force_match(cost)
+    got = {i: j - 1 for i, j in enumerate(result.gt_inds.tolist()) if j > 0}
+    assert sum(cost[i][j] for i, j in got.items()) == pytest.approx(best_total, abs=1e-4)
+    assert got == best
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_confidence_term_cannot_change_a_complete_matching(seed):
+    """With k <= m every target is matched: −α3·conf adds a constant to every assignment."""
+    targets = _targets('softmax', 3, temperature=1.0, seed=seed)
+    logits, boxes = _student('softmax', 5, seed)
+    metas = [dict(img_shape=IMG_SHAPE)]
+    results = [
+        TaskAmalgamationLoss(assigner=ta_assigner_cfg(conf=conf)).assign(
+            logits[None], boxes[None], [targets], metas)[0].gt_inds for conf in (0.0, 50.0)]
+    assert torch.equal(*results)
+
+
+def test_unknown_match_cost_is_named():
+    with pytest.raises(ValueError, match="'hard'"):
+        ta_assigner_cfg('hard')
 
 
 def test_empty_targets_match_nothing():

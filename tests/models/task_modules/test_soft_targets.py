@@ -92,7 +92,7 @@ def test_confidence_is_at_temperature_one(head):
     assert label[0, 0].item() == ref_label
     # The builder reports the same conf whatever T and padding, with labels mapped by name.
     builder = SoftTargetBuilder(STUDENT, TEACHERS, head=head, pad='floor', temperature=4.0,
-                                score_thr=0.0)
+                                filter='max_fg', score_thr=0.0)
     targets = builder(logits, _boxes())[0]
     expected = []
     for t, teacher_logits in enumerate(logits):
@@ -143,7 +143,8 @@ def test_nothing_passes_gives_empty_targets():
 
 
 def test_softmax_targets_pool_all_teachers():
-    builder = SoftTargetBuilder(STUDENT, TEACHERS, head='softmax', score_thr=0.0)
+    builder = SoftTargetBuilder(STUDENT, TEACHERS, head='softmax', filter='max_fg',
+                                score_thr=0.0)
     targets = builder(_logits('softmax'), _boxes())
     assert len(targets) == 2
     assert sorted(targets[0].teacher.tolist()) == [0, 0, 0, 1, 1, 1]
@@ -152,9 +153,56 @@ def test_softmax_targets_pool_all_teachers():
     assert not targets[0].probs.requires_grad
 
 
+def _hand_filter(row, head, rule, thr):
+    """Whether one teacher prediction becomes a target, read off the rule's wording."""
+    conf, _ = _hand_conf(row, head)
+    if rule == 'argmax_fg' and head == 'softmax':
+        probs = softmax(row)
+        best = max(range(len(probs)), key=lambda c: (probs[c], -c))  # first maximum
+        return best != len(probs) - 1 and conf > thr
+    return conf > thr
+
+
+@pytest.mark.parametrize('head', ['softmax', 'sigmoid'])
+@pytest.mark.parametrize('rule', ['argmax_fg', 'max_fg'])
+def test_filter_rules_equal_hand_reference(head, rule):
+    # Many random predictions at a spread where background often wins the argmax.
+    g = torch.Generator().manual_seed(3)
+    extra = 1 if head == 'softmax' else 0
+    logits = [torch.randn(2, 40, len(c) + extra, generator=g) * 1.5 for c in TEACHERS]
+    # Box (t, q, 0, 0) / 100 names the teacher and query a target comes from.
+    boxes = [torch.tensor([[[t, q, 0, 0] for q in range(40)]] * 2) / 100. for t in range(2)]
+    builder = SoftTargetBuilder(STUDENT, TEACHERS, head=head, filter=rule, score_thr=0.2,
+                                max_targets=200)
+    targets = builder(logits, boxes)
+    for b in range(2):
+        expected = sorted((t, q) for t, teacher in enumerate(logits) for q in range(40)
+                          if _hand_filter(teacher[b, q].tolist(), head, rule, 0.2))
+        got = sorted((round(100 * box[0].item()), round(100 * box[1].item()))
+                     for box in targets[b].bboxes)
+        assert got == expected
+    if head == 'softmax' and rule == 'argmax_fg':  # the rules really differ on this data
+        loose = SoftTargetBuilder(STUDENT, TEACHERS, head=head, filter='max_fg',
+                                  score_thr=0.2, max_targets=200)(logits, boxes)
+        assert sum(map(len, loose)) > sum(map(len, targets))
+
+
+def test_argmax_filter_rejects_a_background_query():
+    """Background 0.6, a class 0.3: a target for 'max_fg' only (softmax heads)."""
+    probs = torch.tensor([[[0.3, 0.1, 0.6], [0.5, 0.1, 0.4]]])  # teacher 0: (d, a, bg)
+    silent = torch.tensor([-9., -9., -9., 9.]).expand(1, 2, 4)  # teacher 1: background only
+    logits = [probs.log(), silent]
+    boxes = [torch.rand(1, 2, 4), torch.rand(1, 2, 4)]
+    strict = SoftTargetBuilder(STUDENT, TEACHERS, head='softmax', filter='argmax_fg')
+    loose = SoftTargetBuilder(STUDENT, TEACHERS, head='softmax', filter='max_fg')
+    assert strict(logits, boxes)[0].scores.tolist() == pytest.approx([0.5])
+    assert loose(logits, boxes)[0].scores.tolist() == pytest.approx([0.5, 0.3])
+
+
 @pytest.mark.parametrize('kwargs, error, name', [
     (dict(head='relu'), ValueError, 'relu'),
     (dict(pad='mean'), ValueError, 'mean'),
+    (dict(filter='top_k'), ValueError, 'top_k'),
     (dict(temperature=0.0), ValueError, 'temperature'),
     (dict(score_thr=1.5), ValueError, 'score_thr'),
     (dict(max_targets=0), ValueError, 'max_targets'),
