@@ -195,24 +195,26 @@ def test_sag_baseline_with_plain_student(teachers):
         build(teachers, hooks=[dict(type='SequenceAggregation')])
 
 
-def test_teacher_ensemble_merges_predictions_by_name(teachers):
-    ensemble = MODELS.build(dict(type='TeacherEnsemble', teachers=teachers, classes=CLASSES,
-                                 max_per_img=10))
-    ensemble.train()
-    assert not any(m.training for m in ensemble.modules())
+@pytest.mark.parametrize('scale', [0.25, 0.3])
+def test_amalgamation_scale_multiplies_hook_losses_not_gt(teachers, scale):
+    """Every hook loss is exactly ``scale`` times its value at 1.0; ``gt.*`` is untouched."""
+    # All teacher predictions are targets: the TA box terms are not 0 (and can scale).
+    hooks = [dict(type='SequenceAmalgamation'),
+             dict(type='TaskAmalgamation', targets=dict(score_thr=0.0, max_targets=8))]
+    model = build(teachers, hooks=hooks)
+    model.train()
     inputs, samples = batch()
-    merged = ensemble(inputs, copy.deepcopy(samples), mode='predict')
-    singles = [t.predict(inputs, copy.deepcopy(samples)) for t in ensemble.teachers]
-    for b, sample in enumerate(merged):
-        pred = sample.pred_instances
-        assert len(pred) == 10 and bool((pred.scores[:-1] >= pred.scores[1:]).all())
-        # Every merged detection is some teacher's, with its label renamed into CLASSES.
-        for score, label in zip(pred.scores.tolist(), pred.labels.tolist()):
-            owner = 0 if CLASSES[label] in T1 else 1
-            single = singles[owner][b].pred_instances
-            names = T1 if owner == 0 else T2
-            hits = [s for s, l in zip(single.scores.tolist(), single.labels.tolist())
-                    if names[l] == CLASSES[label] and abs(s - score) < 1e-6]
-            assert hits
-    with pytest.raises(ValueError, match='only predicts'):
-        ensemble(inputs, samples, mode='loss')
+    losses = {}
+    for value in (1.0, scale):
+        model.amalgamation_scale = value
+        torch.manual_seed(1)  # the same dropout masks in both runs
+        losses[value] = model.loss(inputs, samples)
+    full, scaled = losses[1.0], losses[scale]
+    assert set(scaled) == set(full)
+    assert {'loss_sa_proj', 'loss_sa_enc0', 'loss_ta_cls', 'loss_ta_bbox', 'loss_ta_iou',
+            'gt.loss_cls', 'gt.loss_bbox'} <= set(full)
+    for key, value in full.items():
+        assert value.item() != 0, key
+        expected = value if key.startswith('gt.') else value * scale
+        torch.testing.assert_close(scaled[key], expected, rtol=0, atol=0,
+                                   msg=lambda m, key=key: f'{key}: {m}')

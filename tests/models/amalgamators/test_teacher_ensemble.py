@@ -17,6 +17,8 @@ def teachers(tmp_path_factory):
 
 def test_default_keeps_every_teacher_detection(teachers):
     ensemble = MODELS.build(dict(type='TeacherEnsemble', teachers=teachers, classes=CLASSES))
+    ensemble.train()
+    assert not any(m.training for m in ensemble.modules())  # inference only
     per_teacher = [t.bbox_head.test_cfg['max_per_img'] for t in ensemble.teachers]
     assert ensemble.max_per_img == sum(per_teacher)
     inputs, samples = batch()
@@ -34,6 +36,8 @@ def test_default_keeps_every_teacher_detection(teachers):
                                                        pred.labels.tolist()))
         assert len(got) == sum(per_teacher) and got == expected
         assert bool((pred.scores[:-1] >= pred.scores[1:]).all())
+    with pytest.raises(ValueError, match='only predicts'):
+        ensemble(inputs, samples, mode='loss')
 
 
 def test_explicit_cap_keeps_the_best(teachers):

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from mmka.models.losses import KDDETRLoss
 
+from ...distributed_utils import run_gloo
 from .. import ta_reference as ref
 
 LAYERS, BATCH, POINTS, CLASSES = 3, 2, 6, 4
@@ -22,9 +23,16 @@ def predictions(head, seed):
     return logits, torch.cat([boxes, sizes], -1)
 
 
-def reference(s_logits, s_boxes, t_logits, t_boxes, head, T, weights=(1, 5, 2)):
+def confidence(t, head):
+    """A teacher point's weight w_i: its largest (non-background) class probability."""
+    return max(ref.softmax(t)[:-1]) if head == 'softmax' else max(ref.sigmoid(v) for v in t)
+
+
+def reference(s_logits, s_boxes, t_logits, t_boxes, head, T, weights=(1, 5, 2),
+              normalizer=None):
     """The loss point by point in plain Python (tests/models/ta_reference.py). GIoU on
-    absolute boxes of a non-square image: the loss takes it on normalised ones."""
+    absolute boxes of a non-square image: the loss takes it on normalised ones.
+    ``normalizer`` replaces W = Σ_i w_i (e.g. by its mean over DDP ranks)."""
     img_shape = (60, 90)
     out = {}
     for layer in range(len(s_logits)):
@@ -32,18 +40,16 @@ def reference(s_logits, s_boxes, t_logits, t_boxes, head, T, weights=(1, 5, 2)):
         for b in range(BATCH):
             for i in range(POINTS):
                 t, s = t_logits[b, i].tolist(), s_logits[layer, b, i].tolist()
-                if head == 'softmax':
-                    w = max(ref.softmax(t)[:-1])
-                    p = ref.softmax(t, T)
-                else:
-                    w = max(ref.sigmoid(v) for v in t)
-                    p = [ref.sigmoid(v / T) for v in t]
+                w = confidence(t, head)
+                p = ref.softmax(t, T) if head == 'softmax' else [ref.sigmoid(v / T) for v in t]
                 tb, sb = t_boxes[b, i].tolist(), s_boxes[layer, b, i].tolist()
                 cls += w * ref.kl(p, s, head, T)
                 l1 += w * ref.l1(tb, sb)
                 giou += w * (1 - ref.giou(ref.cxcywh_to_xyxy(tb, img_shape),
                                           ref.cxcywh_to_xyxy(sb, img_shape)))
                 total_w += w
+        if normalizer is not None:
+            total_w = normalizer
         prefix = '' if layer == len(s_logits) - 1 else f'd{layer}.'
         out.update({prefix + 'loss_kd_cls': weights[0] * cls / total_w,
                     prefix + 'loss_kd_bbox': weights[1] * l1 / total_w,
@@ -134,3 +140,35 @@ def test_bad_inputs():
         KDDETRLoss(temperature=0)
     with pytest.raises(ValueError, match='giou_weight'):
         KDDETRLoss(giou_weight=-1)
+
+
+def rank_inputs(rank, head):
+    """Rank ``rank``'s own predictions; rank 1's teacher is less confident (smaller W)."""
+    s_logits, s_boxes = predictions(head, 2 * rank)
+    t_logits, t_boxes = (x[-1].clone() for x in predictions(head, 2 * rank + 1))
+    t_logits[..., :CLASSES] -= 3.0 * rank  # class columns only (softmax: not background)
+    return s_logits, s_boxes, t_logits, t_boxes
+
+
+def distributed_loss(rank):
+    """The loss on this rank's inputs, inside a gloo process group (both head kinds)."""
+    return {head: {k: v.item() for k, v in KDDETRLoss()(*rank_inputs(rank, head), head).items()}
+            for head in ('softmax', 'sigmoid')}
+
+
+def test_normalizer_is_averaged_across_two_gloo_ranks(tmp_path):
+    """W is the mean of the ranks' Σ_i w_i (mmdet's reduce_mean); numerators stay local."""
+    results = run_gloo(distributed_loss, tmp_path)
+    for head in ('softmax', 'sigmoid'):
+        inputs = [rank_inputs(rank, head) for rank in range(2)]
+        sums = [sum(confidence(t, head) for t in t_logits.flatten(0, 1).tolist())
+                for _, _, t_logits, _ in inputs]
+        assert sums[1] < 0.8 * sums[0]  # the ranks' own normalisers differ
+        mean = sum(sums) / 2
+        for rank, got in enumerate(results):
+            expected = reference(*inputs[rank], head, 10.0, normalizer=mean)
+            local = reference(*inputs[rank], head, 10.0)
+            assert set(got[head]) == set(expected)
+            for key, value in expected.items():
+                assert got[head][key] == pytest.approx(value, rel=1e-4, abs=1e-5), (head, key)
+                assert value != pytest.approx(local[key], rel=0.05), (head, key)

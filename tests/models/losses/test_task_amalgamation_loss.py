@@ -8,6 +8,7 @@ from mmengine.structures import InstanceData
 import mmka.models.losses.task_amalgamation_loss as ta_loss_module
 from mmka.models.losses import TaskAmalgamationLoss
 from mmka.models.task_modules import SoftTargetBuilder
+from ...distributed_utils import run_gloo
 from ..ta_reference import (brute_force_match, cxcywh_to_xyxy, eq10_cost, giou, kl, l1,
                             sigmoid, softmax)
 
@@ -23,8 +24,9 @@ def _batch(head, temperature=2.0, seed=0, max_targets=3):
     extra = 1 if head == 'softmax' else 0
     teacher_logits = [torch.randn(2, 3, len(c) + extra, generator=g) * 3 for c in TEACHERS]
     teacher_boxes = [torch.rand(2, 3, 4, generator=g) * 0.4 + 0.1 for _ in TEACHERS]
+    # 'max_fg' keeps enough random predictions for both k < m and k > m per image.
     builder = SoftTargetBuilder(STUDENT, TEACHERS, head=head, temperature=temperature,
-                                score_thr=0.3, max_targets=max_targets)
+                                filter='max_fg', score_thr=0.3, max_targets=max_targets)
     targets = builder(teacher_logits, teacher_boxes)
     student_logits = torch.randn(2, NUM_QUERIES, len(STUDENT) + extra, generator=g)
     student_boxes = torch.rand(2, NUM_QUERIES, 4, generator=g) * 0.4 + 0.1
@@ -32,8 +34,9 @@ def _batch(head, temperature=2.0, seed=0, max_targets=3):
 
 
 def _hand_loss(student_logits, student_boxes, targets, head, temperature, weights, unmatched,
-               bg_weight, normalizer):
-    """Eq. 11 by hand, matching by brute force on the eq. 10 cost (default weights)."""
+               bg_weight, normalizer, conf_weighting=True):
+    """Eq. 11 by hand, matching by brute force on the eq. 10 cost (default weights); pairs
+    weighted by the target's conf, or by 1 without ``conf_weighting`` (the authors' code)."""
     cls_sum = box_l1 = box_giou = 0.0
     num_matched = conf_sum = num_unmatched = 0
     for b, (logits, boxes, t) in enumerate(zip(student_logits.tolist(),
@@ -58,10 +61,11 @@ def _hand_loss(student_logits, student_boxes, targets, head, temperature, weight
             conf = t.scores[j].item()
             num_matched += 1
             conf_sum += conf
-            cls_sum += conf * kl(t.probs[j].tolist(), logits[i], head, temperature)
-            box_l1 += conf * l1(boxes[i], t.bboxes[j].tolist())
-            box_giou += conf * (1 - giou(cxcywh_to_xyxy(boxes[i], shape),
-                                         cxcywh_to_xyxy(t.bboxes[j].tolist(), shape)))
+            w = conf if conf_weighting else 1.0
+            cls_sum += w * kl(t.probs[j].tolist(), logits[i], head, temperature)
+            box_l1 += w * l1(boxes[i], t.bboxes[j].tolist())
+            box_giou += w * (1 - giou(cxcywh_to_xyxy(boxes[i], shape),
+                                      cxcywh_to_xyxy(t.bboxes[j].tolist(), shape)))
     num_pos = conf_sum if normalizer == 'conf_sum' else num_matched
     cls_avg = max(num_pos + (bg_weight * num_unmatched if unmatched == 'background' else 0), 1)
     box_avg = max(num_pos, 1)
@@ -91,6 +95,25 @@ def test_loss_equals_hand_computation(head, unmatched, normalizer, max_targets, 
     assert set(got) == {'loss_ta_cls', 'loss_ta_bbox', 'loss_ta_iou'}
     for name, value in expected.items():
         assert got[name].item() == pytest.approx(value, rel=1e-5), name
+
+
+@pytest.mark.parametrize('head', ['softmax', 'sigmoid'])
+@pytest.mark.parametrize('unmatched', ['none', 'background'])
+def test_without_conf_weighting_equals_hand_computation(head, unmatched):
+    """conf_weighting=False (the authors' code): every matched pair has weight 1."""
+    logits, boxes, targets = _batch(head, temperature=4.0, seed=2)
+    weights = dict(cls=1.0, box=1.0, l1=5.0, giou=2.0)
+    loss = TaskAmalgamationLoss(unmatched=unmatched, bg_weight=0.1, conf_weighting=False)
+    got = loss(logits, boxes, targets, IMG_METAS)
+    expected = _hand_loss(logits, boxes, targets, head, 4.0, weights, unmatched, 0.1,
+                          'num_matched', conf_weighting=False)
+    weighted = loss.__class__(unmatched=unmatched, bg_weight=0.1)(logits, boxes, targets,
+                                                                  IMG_METAS)
+    for name, value in expected.items():
+        assert got[name].item() == pytest.approx(value, rel=1e-5), name
+        assert got[name].item() > weighted[name].item()  # conf < 1 shrank every pair
+    with pytest.raises(ValueError, match='conf_weighting'):
+        TaskAmalgamationLoss(normalizer='conf_sum', conf_weighting=False)
 
 
 def test_temperature_squared_scaling():
@@ -145,6 +168,54 @@ def test_normalizer_is_averaged_across_ranks(monkeypatch):
     reduced = loss(logits, boxes, targets, IMG_METAS)
     for name in single:
         assert reduced[name].item() == pytest.approx(single[name].item() / 3, rel=1e-5)
+
+
+RANK_BATCHES = ((0, 3), (1, 6))  # (seed, max_targets) of each rank's batch
+GLOO_CASES = [(head, unmatched) for head in ('softmax', 'sigmoid')
+              for unmatched in ('none', 'background')]
+
+
+def _hand_normalizers(targets, unmatched, bg_weight):
+    """(N_cls, N_box) of one batch for 'num_matched': Hungarian matching pairs min(k, m)."""
+    num_matched = sum(min(len(t), NUM_QUERIES) for t in targets)
+    num_unmatched = len(targets) * NUM_QUERIES - num_matched
+    return num_matched + (bg_weight * num_unmatched if unmatched == 'background' else 0), \
+        num_matched
+
+
+def _gloo_rank_losses(rank):
+    """This rank's TA losses (default weights, bg_weight 0.25) inside a gloo group."""
+    seed, max_targets = RANK_BATCHES[rank]
+    out = {}
+    for head, unmatched in GLOO_CASES:
+        logits, boxes, targets = _batch(head, seed=seed, max_targets=max_targets)
+        loss = TaskAmalgamationLoss(unmatched=unmatched, bg_weight=0.25)
+        out[f'{head}-{unmatched}'] = {
+            k: v.item() for k, v in loss(logits, boxes, targets, IMG_METAS).items()}
+    return out
+
+
+def test_normalizer_is_averaged_across_two_gloo_ranks(tmp_path):
+    """Each rank divides its own sums by the mean of both ranks' N_cls and N_box."""
+    results = run_gloo(_gloo_rank_losses, tmp_path)
+    weights = dict(cls=1.0, box=1.0, l1=5.0, giou=2.0)
+    for head, unmatched in GLOO_CASES:
+        batches = [_batch(head, seed=seed, max_targets=k) for seed, k in RANK_BATCHES]
+        norms = [_hand_normalizers(targets, unmatched, 0.25) for _, _, targets in batches]
+        assert norms[0][1] != norms[1][1]  # the ranks match different numbers of targets
+        mean = [(a + b) / 2 for a, b in zip(*norms)]
+        for rank, (logits, boxes, targets) in enumerate(batches):
+            local = _hand_loss(logits, boxes, targets, head, 2.0, weights, unmatched, 0.25,
+                               'num_matched')
+            # The hand loss divides by this rank's own normalisers (clamped to >= 1).
+            own_cls, own_box = (max(n, 1) for n in norms[rank])
+            expected = dict(loss_ta_cls=local['loss_ta_cls'] * own_cls / max(mean[0], 1),
+                            loss_ta_bbox=local['loss_ta_bbox'] * own_box / max(mean[1], 1),
+                            loss_ta_iou=local['loss_ta_iou'] * own_box / max(mean[1], 1))
+            got = results[rank][f'{head}-{unmatched}']
+            assert set(got) == set(expected)
+            for name, value in expected.items():
+                assert got[name] == pytest.approx(value, rel=1e-5), (head, unmatched, name)
 
 
 def test_low_precision_inputs_are_computed_in_float32():
