@@ -1,7 +1,7 @@
 """Training-step cost of knowledge amalgamation vs training the student alone.
 
     python benchmarks/amalgamation_step.py [--config configs/ka/shapes_2t.py] [--steps 20]
-                                           [--batch-size 16] [--device cpu|cuda]
+                                           [--batch-size 16] [--device cpu|cuda] [--seed 0]
 
 From one amalgamation config it builds Raw (the student's detector without sequence
 extension, ground truth only), Raw_ext (the extended student, ground truth only) and KA (the
@@ -11,6 +11,8 @@ prints median step times, the ratio KA / Raw (paper anchor: 41 h / 25 h = 1.64; 
 <= 1.35), the share of the KA step spent in TA's Hungarian matching (target <= 5 %), and peak
 memory (GPU: ``torch.cuda.max_memory_allocated``; CPU: peak RSS of a separate process per
 model). Teacher weights do not change the cost, so randomly initialised teachers are used.
+Each model is built, initialised and fed batches after ``set_random_seed(--seed)``; the
+report states the seed, the mmka commit and the teachers' precision of each KA variant.
 """
 import argparse
 import json
@@ -27,6 +29,7 @@ import time
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
+from mmengine.runner import set_random_seed
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -36,7 +39,7 @@ from mmdet.utils import register_all_modules  # noqa: E402
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.models.losses import TaskAmalgamationLoss  # noqa: E402
-from mmka.utils import set_data_root  # noqa: E402
+from mmka.utils import provenance, set_data_root  # noqa: E402
 
 VARIANTS = ('raw', 'raw_ext', 'ka', 'ka_cheap')
 PLAIN_DETECTOR = dict(KADETRStudent='DETR', KAConditionalDETRStudent='ConditionalDETRAnyDim',
@@ -80,7 +83,10 @@ def batches(cfg: Config, batch_size: int, count: int):
 
 
 def measure(args, variant: str) -> dict:
+    """Step time, TA matching time and peak memory of ``variant``; ``teachers``: the
+    precision its teachers ran in (None without teachers)."""
     register_all_modules()
+    set_random_seed(args.seed)
     cfg = set_data_root(Config.fromfile(args.config), args.data_root.rstrip('/') + '/')
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,8 +123,10 @@ def measure(args, variant: str) -> dict:
     TaskAmalgamationLoss.assign = original_assign
     peak = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    # The steps run outside optim_context, so only teacher_dtype changes their precision.
+    teachers = (model.teacher_dtype or 'float32') if variant.startswith('ka') else None
     return dict(step=statistics.median(times), matching=sum(matching) / len(times),
-                peak_mb=peak / 2**20)
+                peak_mb=peak / 2**20, teachers=teachers)
 
 
 def main(argv=None):
@@ -128,6 +136,8 @@ def main(argv=None):
     parser.add_argument('--steps', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='set_random_seed before building each model (default 0)')
     parser.add_argument('--variant', choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument('--out', default=osp.join(REPO, 'benchmarks/results/amalgamation_step.md'))
     args = parser.parse_args(argv)
@@ -135,26 +145,30 @@ def main(argv=None):
         print(json.dumps(measure(args, args.variant)))
         return
     ensure_shapes_dataset(args.data_root)
+    print(f'[amalgamation_step] {provenance([args.seed])}', flush=True)
     results = {}
     for variant in VARIANTS:  # separate processes: peak RSS is per process
         cmd = [sys.executable, __file__, '--variant', variant, '--config', args.config,
                '--data-root', args.data_root, '--steps', str(args.steps), '--batch-size',
-               str(args.batch_size), '--device', args.device]
+               str(args.batch_size), '--device', args.device, '--seed', str(args.seed)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results[variant] = json.loads(out.strip().splitlines()[-1])
         print(f'{variant}: {results[variant]}', flush=True)
     raw, ext, ka, cheap = (results[v] for v in VARIANTS)
-    bf16 = args.device == 'cpu' and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    bf16 = cheap['teachers'] == 'bfloat16'  # as the measuring process chose
     device = (torch.cuda.get_device_name() if args.device == 'cuda'
               else f'{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores')
     command = (f'python benchmarks/amalgamation_step.py --config '
                f'{osp.relpath(args.config, REPO)} --steps {args.steps} --batch-size '
-               f'{args.batch_size} --device {args.device}')
+               f'{args.batch_size} --device {args.device} --seed {args.seed}')
     lines = [
         '# Amalgamation training-step cost', '',
         f'Command: `{command}`  ',
         f'Device: {device}; torch {torch.__version__}; {time.strftime("%Y-%m-%d")}; '
-        f'median of {args.steps} steps after 3 warm-up steps, batch {args.batch_size}.', '',
+        f'median of {args.steps} steps after 3 warm-up steps, batch {args.batch_size}.  ',
+        'Provenance: ' + provenance([args.seed], {'KA': ka['teachers'],
+                                                  'KA, cheap teachers': cheap['teachers']})
+        + '.', '',
         '| model | step (s) | peak memory (MiB) |', '|---|---|---|',
         f"| Raw (plain student, GT) | {raw['step']:.3f} | {raw['peak_mb']:.0f} |",
         f"| Raw_ext (extended student, GT) | {ext['step']:.3f} | {ext['peak_mb']:.0f} |",

@@ -11,6 +11,9 @@ student distilled by KD-DETR (``KDDETRDistiller``). Evaluates all three on the v
 (COCO AP / AP50 / AP75 on all 20 classes) and measures the training-step time KD / plain
 (median of ``--steps`` steps after 3 warm-up steps, same real batches, same process).
 Resumable exactly as ``reproduce_table1.py``: models live under a hash of their config.
+``--seed`` is every config's ``randomness.seed``; the timed models (built outside a Runner)
+and their batches are seeded with it too. The report states it, the mmka commit and the
+teacher's precision.
 """
 import argparse
 import copy
@@ -19,9 +22,11 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Dict, Optional
 
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
+from mmengine.runner import set_random_seed
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -31,9 +36,10 @@ from mmdet.utils import register_all_modules  # noqa: E402
 
 from amalgamation_step import batches  # noqa: E402
 from reproduce_table1 import SIZES, evaluate, keyed, schedule  # noqa: E402
-from table1_report import machine  # noqa: E402
+from table1_report import machine, provenance_of_cache  # noqa: E402
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
-from mmka.utils import last_checkpoint, run_training_jobs  # noqa: E402
+from mmka.utils import (last_checkpoint, mmka_commit, provenance,  # noqa: E402
+                        run_training_jobs, teacher_precision)
 
 FAMILIES = ('conditional_detr', 'detr', 'dab_detr')
 KD_CFG = 'configs/kd/shapes_{}.py'
@@ -77,8 +83,12 @@ def configs(args):
             keyed(kd, f'{name}-student-kd', args.work_dir))
 
 
-def step_time(cfg: Config, data, steps: int) -> float:
-    """Median seconds of one optimizer step (data preprocessing included) on ``data``."""
+def step_time(cfg: Config, data, steps: int, seed: int) -> float:
+    """Median seconds of one optimizer step (data preprocessing included) on ``data``.
+
+    The model is built and initialised after ``set_random_seed(seed)``.
+    """
+    set_random_seed(seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
@@ -111,6 +121,7 @@ def main(argv=None):
     ensure_shapes_dataset(args.data_root, num_train=size['num_train'], num_val=size['num_val'])
     log = lambda msg: print(f'[kd_detr] {msg}', flush=True)  # noqa: E731
     train_tool = osp.join(REPO, 'tools/train.py')
+    log(f'mmka {mmka_commit()}; randomness.seed {args.seed}')
     teacher, plain, kd = configs(args)
     for stage in ([teacher], [plain, kd]):
         todo = [(osp.basename(c.work_dir), c) for c in stage
@@ -124,14 +135,19 @@ def main(argv=None):
         log(f'evaluating {name}')
         results[name] = evaluate(cfg, last_checkpoint(cfg), {}, model_cfg.to_dict(),
                                  cfg.work_dir)
-    log(f'timing {args.steps} training steps of each student')
+    log(f'timing {args.steps} training steps of each student (seed {args.seed})')
+    set_random_seed(args.seed)  # the batches' random augmentations
     data = batches(plain, plain.train_dataloader.batch_size, 3 + args.steps)
-    times = {name: step_time(cfg, data, args.steps) for name, cfg in (('plain', plain),
-                                                                      ('kd', kd))}
-    write_report(args, size, results, times, (time.time() - start) / 60)
+    times = {name: step_time(cfg, data, args.steps, args.seed)
+             for name, cfg in (('plain', plain), ('kd', kd))}
+    precisions = {'Student, KD-DETR': teacher_precision(kd)}
+    write_report(args, size, results, times, (time.time() - start) / 60, precisions)
 
 
-def write_report(args, size: dict, results: dict, times: dict, minutes: float) -> None:
+def write_report(args, size: dict, results: dict, times: dict, minutes: float,
+                 precisions: Optional[Dict[str, Optional[str]]] = None) -> None:
+    """Write ``args.out``; ``precisions``: the teacher's precision by model name (KD-DETR's
+    distiller), see :func:`mmka.utils.provenance`."""
     plain, kd = results['Student, ground truth only'], results['Student, KD-DETR']
     gain = 100 * (kd['metrics']['coco/bbox_mAP'] - plain['metrics']['coco/bbox_mAP'])
     command = f'python benchmarks/kd_detr.py --family {args.family} --size {args.size} ' \
@@ -141,6 +157,8 @@ def write_report(args, size: dict, results: dict, times: dict, minutes: float) -
         f'Command: `{command}`  ',
         f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; wall time of this '
         f'invocation {minutes:.1f} min (cached models are not retrained).  ',
+        f'Provenance: {provenance([args.seed], precisions)}.  ',
+        *provenance_of_cache({name: [result] for name, result in results.items()}),
         f"Schedule: teacher {size['teacher_epochs']} epochs, students {size['student_epochs']} "
         f"epochs each (lr step at 5/6), {size['num_train']} train / {size['num_val']} val "
         f'images; COCO metrics on all 20 classes of the val split (AP in points).', '',

@@ -1,7 +1,7 @@
 """Paper Table I / IV / V and Fig. 4 in miniature on the embedded shapes data.
 
     python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
-        [--size quick|medium|full] [--seeds 0 [1 ...]] [--only NAME ...] [--jobs J]
+        [--size quick|medium|full] [--seeds 0 [1 ...]] [--only [NAME ...]] [--jobs J]
         [--work-dir work_dirs/table1] [--out benchmarks/results/table1_<partition>.md]
 
 Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
@@ -16,8 +16,13 @@ config (schedule, data, seed and, for students, the teachers' keys), with its ch
 its evaluation ``result-<hash of the partitions>.json`` (Raw and Raw_ext are the same
 models for 2 and 4 teachers, but are scored on each partition's classes). A rerun trains only what is missing, so a full run can be split over
 several invocations (``--only``); a changed config gets a new key and is trained again.
-Seeds: ``randomness.seed``; with several ``--seeds`` each student is trained per seed and
-the table gives mean ± standard deviation (teachers use the first seed).
+``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
+findings then say "not run" for the students).
+Seeds: ``randomness.seed`` of every config, trained or only evaluated; with several
+``--seeds`` each student is trained per seed and the table gives mean ± standard deviation
+(teachers, and the evaluations of the teachers and the Ensemble, use the first seed). The
+report states the mmka commit, the seeds and the teachers' precision (see
+:func:`mmka.utils.provenance`); each evaluation records the commit that computed it.
 """
 import argparse
 import hashlib
@@ -40,8 +45,8 @@ from mmdet.utils import register_all_modules  # noqa: E402
 
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset, get_partition  # noqa: E402
-from mmka.utils import (last_checkpoint, run_training_jobs, set_data_root,  # noqa: E402
-                        use_cheap_teachers)
+from mmka.utils import (last_checkpoint, mmka_commit, run_training_jobs,  # noqa: E402
+                        set_data_root, teacher_precision, use_cheap_teachers)
 from mmka.utils.complexity import model_complexity  # noqa: E402
 from table1_report import write_report  # noqa: E402
 
@@ -80,8 +85,10 @@ def parse_args(argv=None):
     parser.add_argument('--partition', default='shapes_2t', choices=('shapes_2t', 'shapes_4t'))
     parser.add_argument('--size', default='full', choices=tuple(SIZES))
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
-    parser.add_argument('--only', nargs='+', choices=tuple(STUDENTS), metavar='NAME',
-                        help=f'students to train and report (default all: {list(STUDENTS)})')
+    parser.add_argument('--only', nargs='*', choices=tuple(STUDENTS), metavar='NAME',
+                        help='students to train and report (default all: '
+                        f'{list(STUDENTS)}); with no names only the teachers and the '
+                        'Ensemble')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once (default: the number of CPU cores)')
     parser.add_argument('--work-dir', default=None,
@@ -157,12 +164,16 @@ def ensemble_cfg(args, teachers: List[Config], which: Optional[int] = None) -> C
     entries = teacher_entries(args, teachers)
     cfg.model.teachers = entries if which is None else [entries[which]]
     name = 'ensemble' if which is None else f'teacher{which + 1}-all-classes'
+    cfg.randomness = dict(seed=args.seeds[0])
     return keyed(cfg, name, args.work_dir)
 
 
 def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple],
              model_cfg: dict, train_dir: Optional[str] = None) -> dict:
-    """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached."""
+    """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached.
+
+    The record also holds ``mmka``, the commit that evaluated it (:func:`mmka_commit`).
+    """
     path = result_path(cfg.work_dir, partitions)
     if osp.isfile(path):
         with open(path) as f:
@@ -174,7 +185,7 @@ def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple
     metrics = Runner.from_cfg(cfg).test()
     result = dict(metrics=metrics, curve=learning_curve(train_dir) if train_dir else [],
                   train_seconds=train_seconds(train_dir) if train_dir else None,
-                  **complexity(model_cfg))
+                  **complexity(model_cfg), mmka=mmka_commit())
     with open(path, 'w') as f:
         json.dump(result, f, indent=1)
     return result
@@ -227,32 +238,39 @@ def main(argv=None):
     parallel = args.jobs or os.cpu_count() or 1
     log = lambda msg: print(f'[table1] {msg}', flush=True)  # noqa: E731
     train_tool = osp.join(REPO, 'tools/train.py')
+    log(f'mmka {mmka_commit()}; randomness.seed {args.seeds[0]} for the teachers and the '
+        f'Ensemble, {", ".join(map(str, args.seeds))} for the students')
 
     teachers = teacher_jobs(args)
     todo = [(osp.basename(c.work_dir), c) for c in teachers
             if not osp.isfile(last_checkpoint(c))]
     run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
-    names = args.only or list(STUDENTS)
+    names = list(STUDENTS) if args.only is None else args.only
     students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
     todo = [(osp.basename(c.work_dir), c) for c in students.values()
             if not osp.isfile(last_checkpoint(c))]
     run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
 
     partitions = {f'T{t}': c for t, c in enumerate(get_partition(args.partition), 1)}
-    rows = {}
+    rows, precisions = {}, {}
     for i, teacher in enumerate(teachers):
         log(f'evaluating teacher {i + 1}')
         cfg = ensemble_cfg(args, teachers, i)
         rows[f'Teacher_{i + 1}'] = [evaluate(cfg, None, partitions, teacher.model.to_dict(),
                                              teacher.work_dir)]
+        precisions[f'Teacher_{i + 1}'] = teacher_precision(cfg)
     log('evaluating the ensemble')
-    rows['Ensemble'] = [evaluate(ensemble_cfg(args, teachers), None, partitions, {})]
+    cfg = ensemble_cfg(args, teachers)
+    rows['Ensemble'] = [evaluate(cfg, None, partitions, {})]
+    precisions['Ensemble'] = teacher_precision(cfg)
     for (name, seed), cfg in students.items():
         log(f'evaluating {name} (seed {seed})')
         rows.setdefault(name, []).append(
             evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir))
+        precisions[name] = teacher_precision(cfg)
 
-    write_report(args, size, rows, partitions, minutes=(time.time() - start) / 60)
+    write_report(args, size, rows, partitions, minutes=(time.time() - start) / 60,
+                 precisions=precisions)
     return rows
 
 

@@ -8,7 +8,10 @@
    jit-trace op counting; one multiply-add counts as one FLOP), as tools/analysis/get_flops.py.
 
 Usage:
-    OMP_NUM_THREADS=2 python benchmarks/student_encoder.py [--device cuda]
+    OMP_NUM_THREADS=2 python benchmarks/student_encoder.py [--device cuda] [--seed 0]
+
+Models and inputs are drawn after ``torch.manual_seed(--seed)``; the results file states the
+seed and the mmka commit (no teachers run here).
 """
 import argparse
 import copy
@@ -31,6 +34,7 @@ from mmdet.utils import register_all_modules
 
 import mmka  # noqa: F401
 from mmka.models.layers import block_encoder_forward
+from mmka.utils import provenance
 from mmka.utils.complexity import dummy_data_samples, model_complexity
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -47,6 +51,8 @@ def parse_args():
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--image-sizes', type=int, nargs='+', default=[128, 320],
                         help='square image sizes for the slim/raw inference timing')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='torch.manual_seed before building models and inputs (default 0)')
     parser.add_argument('--note', default='', help='context for the results file, e.g. load')
     parser.add_argument('--out', default=osp.join(REPO, 'benchmarks/results/student_encoder.md'))
     return parser.parse_args()
@@ -66,7 +72,7 @@ def wall(fn, device):
 def encoder_timings(args, device):
     """Encoder fwd+bwd seconds per (N, mode), with the shapes model's encoder (128 dims,
     4 heads, FFN 512, 2 layers). Settings are interleaved round by round, as below."""
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     model_cfg = Config.fromfile(SHAPES).model
     encoder = DetrTransformerEncoder(**copy.deepcopy(model_cfg.encoder)).to(device)
     dims, n = encoder.embed_dims, args.tokens
@@ -100,7 +106,7 @@ def _samples(batch, size):
     return dummy_data_samples(batch, size, size)
 
 
-def build_variants(config, student_type):
+def build_variants(config, student_type, seed):
     """Raw, Raw_ext (N=2) and slim (N=2, redundancy compression) models of ``config``."""
     base = Config.fromfile(config).model
     ext = copy.deepcopy(base)
@@ -109,7 +115,7 @@ def build_variants(config, student_type):
     slim.update(compression=dict(strategy='redundancy'))
     models = {}
     for name, cfg in (('Raw', base), ('Raw_ext', ext), ('slim', slim)):
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         models[name] = MODELS.build(cfg).eval()
     return models
 
@@ -184,12 +190,14 @@ def main():
     args = parse_args()
     register_all_modules(init_default_scope=True)
     device = torch.device(args.device)
+    print(f'[student_encoder] {provenance([args.seed], {})}', flush=True)
     enc = encoder_timings(args, device)
     shapes_models = {k: m.to(device) for k, m in
-                     build_variants(SHAPES, 'KAConditionalDETRStudent').items()}
+                     build_variants(SHAPES, 'KAConditionalDETRStudent', args.seed).items()}
     inf = inference_timings(args, device, shapes_models)
     flops = {('shapes tiny Conditional DETR', 128): complexity(shapes_models, 128, device)}
-    voc_models = {k: m.to(device) for k, m in build_variants(VOC, 'KADETRStudent').items()}
+    voc_models = {k: m.to(device)
+                  for k, m in build_variants(VOC, 'KADETRStudent', args.seed).items()}
     flops['VOC DETR-R50', 512] = complexity(voc_models, 512, device)
     body = report(args, enc, inf, flops)
     header = ['# Student encoder and compression benchmark', '',
@@ -197,7 +205,8 @@ def main():
               f'python {shlex.join(sys.argv)}`',
               f'- machine: {machine(device)}',
               f'- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}',
-              f'- torch {torch.__version__}, device {device}']
+              f'- torch {torch.__version__}, device {device}',
+              f'- provenance: {provenance([args.seed], {})}']
     if args.note:
         header.append(f'- note: {args.note}')
     header.append('')

@@ -10,6 +10,8 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
+from mmka.utils import mmka_commit, provenance
+
 AP_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 
 
@@ -135,9 +137,30 @@ def machine() -> str:
     return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}'
 
 
+def other_commits(rows: Dict[str, List[dict]], commit: str) -> List[str]:
+    """Rows evaluated (and cached) by another mmka commit than ``commit``, e.g.
+    ``['`Raw` (unknown)']``; records older than the commit field count as 'unknown'."""
+    found = {}
+    for name, records in rows.items():
+        commits = sorted({r.get('mmka', 'unknown') for r in records} - {commit})
+        if commits:
+            found[name] = ', '.join(commits)
+    return [f'`{name}` ({commits})' for name, commits in found.items()]
+
+
+def provenance_of_cache(rows: Dict[str, List[dict]]) -> List[str]:
+    """The report line naming rows cached from another commit, or no line."""
+    others = other_commits(rows, mmka_commit())
+    return [f'Evaluated by other commits (cached): {", ".join(others)}.  '] if others else []
+
+
 def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
-                 minutes: float) -> None:
-    """Write ``args.out`` (markdown) and its ``_curves.png``; ``size``: the schedule used."""
+                 minutes: float, precisions: Optional[Dict[str, Optional[str]]] = None) -> None:
+    """Write ``args.out`` (markdown) and its ``_curves.png``; ``size``: the schedule used.
+
+    ``precisions``: the teachers' precision of each row's config, by row name
+    (:func:`mmka.utils.teacher_precision`), for the provenance line.
+    """
     png = osp.splitext(args.out)[0] + '_curves.png'
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     plot_curves(rows, png)
@@ -149,6 +172,8 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         f'Command: `{command}`  ',
         f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; this invocation '
         f'{minutes:.1f} min (cached models are not retrained).  ',
+        f'Provenance: {provenance(args.seeds, precisions)}.  ',
+        *provenance_of_cache(rows),
         f"Schedule: teachers {size['teacher_epochs']} epochs, every student "
         f"{size['student_epochs']} epochs (lr step at 5/6), {size['num_train']} train / "
         f"{size['num_val']} val images; seeds {args.seeds}.  ",

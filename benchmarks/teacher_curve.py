@@ -1,13 +1,15 @@
 """Learning curve of a detector on the embedded data: mAP vs epochs and wall-clock minutes.
 
     python benchmarks/teacher_curve.py [--config CFG] [--epochs 30] [--val-interval 2]
-                                       [--data-root data/shapes] [--out results/teacher_curve.md]
+                                       [--seed 0] [--data-root data/shapes]
+                                       [--out results/teacher_curve.md]
 
 Trains ``--config`` (default: teacher 1 of the 2-teacher shapes partition) from scratch
 through the Runner, evaluates every ``--val-interval`` epochs with CocoMetric on the
 config's own classes, and writes a markdown table (epoch, minutes of training + evaluation
-so far, mAP, mAP_50, mAP_75) with the command and the machine. Wall-clock figures are only
-comparable on an otherwise idle machine.
+so far, mAP, mAP_50, mAP_75) with the command, the machine, the seed
+(``randomness.seed``), the mmka commit and, for a distillation config, the teachers'
+precision. Wall-clock figures are only comparable on an otherwise idle machine.
 """
 import argparse
 import os
@@ -25,7 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
-from mmka.utils import set_data_root  # noqa: E402
+from mmka.utils import provenance, set_data_root, teacher_precision  # noqa: E402
 
 DEFAULT_CFG = 'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t1of2.py'
 
@@ -48,6 +50,7 @@ def main(argv=None):
     parser.add_argument('--config', default=DEFAULT_CFG)
     parser.add_argument('--epochs', type=int, default=None, help='default: the config\'s')
     parser.add_argument('--val-interval', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=0, help='randomness.seed (default 0)')
     parser.add_argument('--data-root', default='data/shapes')
     parser.add_argument('--work-dir', default='work_dirs/teacher_curve')
     parser.add_argument('--out', default=osp.join(REPO, 'benchmarks/results/teacher_curve.md'))
@@ -59,6 +62,9 @@ def main(argv=None):
     if args.epochs is not None:
         cfg.train_cfg.max_epochs = args.epochs
     cfg.train_cfg.val_interval = args.val_interval
+    cfg.randomness = dict(seed=args.seed)
+    origin = provenance([args.seed], {osp.basename(args.config): teacher_precision(cfg)})
+    print(f'[curve] {origin}', flush=True)
     runner = Runner.from_cfg(cfg)
     hook = CurveHook()
     runner.register_hook(hook, priority='LOWEST')
@@ -68,10 +74,12 @@ def main(argv=None):
     lines = [
         f'# Learning curve: `{osp.basename(args.config)}`', '',
         f'Command: `python benchmarks/teacher_curve.py --config {args.config} '
-        f'--epochs {cfg.train_cfg.max_epochs} --val-interval {args.val_interval}`  ',
+        f'--epochs {cfg.train_cfg.max_epochs} --val-interval {args.val_interval} '
+        f'--seed {args.seed}`  ',
         f'Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, '
         f'torch {torch.__version__}, {torch.get_num_threads()} threads; '
         f'date {time.strftime("%Y-%m-%d")}  ',
+        f'Provenance: {origin}.  ',
         f'Evaluated on its {len(classes)} classes: {", ".join(classes)}', '',
         '| epoch | minutes (train + val) | mAP | mAP_50 | mAP_75 |', '|---|---|---|---|---|']
     for epoch, minutes, m in hook.rows:

@@ -13,9 +13,14 @@ The defaults fit the README's budget, about 15 minutes on 2 CPU cores from a cle
 (teachers 10 epochs, student 6). ``--teacher-epochs 30 --student-epochs 15`` gives the
 better-trained models of the README's results table (about 40 minutes).
 
+Every config, trained or evaluated, gets ``randomness.seed = --seed`` (default 0); the demo
+prints the seed, the mmka commit and the teachers' precision with its table. A checkpoint
+reused from the work dir keeps the seed it was trained with (``--retrain`` to redo it).
+
     python tools/demo.py [--partition shapes_2t|shapes_4t] [--work-dir work_dirs/demo]
                          [--data-root data/shapes] [--num-train 2000] [--num-val 500]
-                         [--teacher-epochs 10] [--student-epochs 6] [--jobs J] [--retrain]
+                         [--teacher-epochs 10] [--student-epochs 6] [--seed 0] [--jobs J]
+                         [--retrain]
 """
 import argparse
 import os
@@ -28,7 +33,8 @@ from mmengine.runner import Runner
 
 import mmka  # noqa: F401
 from mmka.datasets import ensure_shapes_dataset, get_partition
-from mmka.utils import last_checkpoint, run_training_jobs, set_data_root, use_cheap_teachers
+from mmka.utils import (last_checkpoint, provenance, run_training_jobs, set_data_root,
+                        teacher_precision, use_cheap_teachers)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEACHER_CFG = osp.join(REPO,
@@ -52,6 +58,8 @@ def parse_args(argv=None):
     parser.add_argument('--student-epochs', type=int, default=6,
                         help='student epochs (default 6, lr step at 5: the student learns '
                         'from trained teachers and needs fewer epochs)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='randomness.seed of every config (default 0)')
     parser.add_argument('--jobs', type=int, default=None,
                         help='teachers trained at once, each in its own process with '
                         'cores/jobs threads (default: as many as there are cores, at most N)')
@@ -65,13 +73,15 @@ def parse_args(argv=None):
     return args
 
 
-def configure(path: str, data_root: str, work_dir: str, epochs: Optional[int]) -> Config:
-    """Load a config and point it at ``data_root``, ``work_dir`` and ``epochs``.
+def configure(path: str, data_root: str, work_dir: str, epochs: Optional[int],
+              seed: int) -> Config:
+    """Load a config and point it at ``data_root``, ``work_dir``, ``epochs`` and ``seed``.
 
     Training never validates: the demo evaluates every model once at the end.
     """
     cfg = set_data_root(Config.fromfile(path), data_root.rstrip('/') + '/')
     cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
     if epochs is not None:
         cfg.train_cfg.max_epochs = epochs
         cfg.train_cfg.val_interval = epochs + 1
@@ -96,11 +106,12 @@ def main(argv=None):
     num = len(get_partition(args.partition))
     args.data_root = osp.abspath(args.data_root)  # teacher processes run from the repo root
     work = osp.abspath(args.work_dir or f'work_dirs/demo_{args.partition}')
+    print(f'[demo] {provenance([args.seed])} (randomness.seed of every config)', flush=True)
     print(f'[demo] embedded data in {args.data_root} (generated if missing)', flush=True)
     ensure_shapes_dataset(args.data_root, num_train=args.num_train, num_val=args.num_val)
 
     teacher_cfgs = [configure(TEACHER_CFG.format(t, num), args.data_root,
-                              osp.join(work, f'teacher{t}'), args.teacher_epochs)
+                              osp.join(work, f'teacher{t}'), args.teacher_epochs, args.seed)
                     for t in range(1, num + 1)]
     todo = []
     for t, cfg in enumerate(teacher_cfgs, 1):
@@ -115,7 +126,7 @@ def main(argv=None):
                 for t, c in enumerate(teacher_cfgs, 1)]
 
     student_cfg = configure(STUDENT_CFG.format(num), args.data_root, osp.join(work, 'student'),
-                            args.student_epochs)
+                            args.student_epochs, args.seed)
     student_cfg.model.teachers = teachers
     use_cheap_teachers(student_cfg)
     student_ckpt = last_checkpoint(student_cfg)
@@ -127,17 +138,20 @@ def main(argv=None):
         print(f'[demo] reusing the student: {student_ckpt}', flush=True)
 
     partitions = {f'T{t}': classes for t, classes in enumerate(get_partition(args.partition), 1)}
-    results = {}
+    results, precisions = {}, {}
     for t, teacher in enumerate(teachers, 1):  # a one-teacher ensemble: teacher t, 20 classes
         cfg = configure(ENSEMBLE_CFG.format(num), args.data_root,
-                        osp.join(work, f'eval_teacher{t}'), None)
+                        osp.join(work, f'eval_teacher{t}'), None, args.seed)
         cfg.model.teachers = [teacher]
         results[f'Teacher_{t}'] = evaluate(cfg, None, f'teacher {t}', partitions)
+        precisions[f'Teacher_{t}'] = teacher_precision(cfg)
     cfg = configure(ENSEMBLE_CFG.format(num), args.data_root, osp.join(work, 'eval_ensemble'),
-                    None)
+                    None, args.seed)
     cfg.model.teachers = teachers
     results['Ensemble'] = evaluate(cfg, None, 'the ensemble', partitions)
+    precisions['Ensemble'] = teacher_precision(cfg)
     results['Student'] = evaluate(student_cfg, student_ckpt, 'the student', partitions)
+    precisions['Student'] = teacher_precision(student_cfg)
 
     print(f'\n[demo] {args.partition}: all 20 classes, val split (COCO-style AP); '
           'AP50 on each teacher\'s classes')
@@ -147,6 +161,7 @@ def main(argv=None):
         values = [metrics[k] for k in METRICS] + [
             metrics[f'coco/{p}_bbox_mAP_50'] for p in partitions]
         print(f'  {name:<10} ' + ' '.join(f'{v:8.3f}' for v in values))
+    print(f'[demo] {provenance([args.seed], precisions)}')
     print(f'[demo] done in {(time.time() - t0) / 60:.1f} min (work dir {work})')
     return results
 

@@ -1,5 +1,5 @@
 """benchmarks/kd_detr.py: the compared configs and the report (no training here)."""
-from mmka.utils import last_checkpoint
+from mmka.utils import last_checkpoint, mmka_commit
 
 from .test_reproduce_table1 import load, record
 
@@ -28,8 +28,12 @@ def test_report_states_gain_and_step_ratio(tmp_path):
     results = {'Teacher': record(0.40, **cost),
                'Student, ground truth only': record(0.20, **cost),
                'Student, KD-DETR': record(0.25, **dict(cost, train_seconds=None))}
-    bench.write_report(args, bench.SIZES['quick'], results, dict(plain=0.2, kd=0.3), 1.0)
+    bench.write_report(args, bench.SIZES['quick'], results, dict(plain=0.2, kd=0.3), 1.0,
+                       {'Student, KD-DETR': 'bfloat16'})
     text = (tmp_path / 'kd.md').read_text()
+    assert f'Provenance: mmka {mmka_commit()}; seed 0; teachers bfloat16.' in text
+    # Records without a commit were cached before commits were recorded.
+    assert 'Evaluated by other commits (cached): `Teacher` (unknown), ' in text
     assert '| Student, KD-DETR | 25.0 | 25.0 | 25.0 | 1.500 M | 0.080 G | - |' in text
     assert '| Teacher | 40.0 | 40.0 | 40.0 | 1.500 M | 0.080 G | 2.0 |' in text
     assert '**+5.0 AP**' in text and 'KD / plain: **1.50**' in text

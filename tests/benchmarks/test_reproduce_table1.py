@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from mmka.utils import mmka_commit
+
 from ..conftest import REPO
 
 BENCH = osp.join(REPO, 'benchmarks')
@@ -41,6 +43,14 @@ def test_findings_follow_the_numbers():
     assert report.mean_std([0.3, 0.5]) == '40.0 ± 14.1'
 
 
+def test_rows_from_other_commits_are_named():
+    report = load('table1_report')
+    rows = {'Raw': [dict(mmka='abc1234'), dict(mmka='def5678')], 'Student': [dict(mmka='now')],
+            'SAG': [dict(mmka='now'), dict()]}
+    assert report.other_commits(rows, 'now') == ['`Raw` (abc1234, def5678)', '`SAG` (unknown)']
+    assert report.other_commits({'Raw': [dict(mmka='now')]}, 'now') == []
+
+
 def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     bench = load('reproduce_table1')
     out = tmp_path / 'table1.md'
@@ -53,6 +63,7 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
         assert f'| {row} |' in text
     assert '| model | AP | AP50 | AP75 | AP50 T1 | AP50 T2 | #params (M) | FLOPs (G) |' in text
     assert 'Student > Raw' in text and 'not run (needs `Student_slim`' in text
+    assert f'Provenance: mmka {mmka_commit()}; seed 0; teachers ' in text
     student = rows['Student'][0]
     assert student['params'] > rows['Raw'][0]['params']  # one more input projection
     assert student['curve'] and student['curve'][-1][0] == 1  # validated at epoch 1
@@ -66,6 +77,14 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert log.count('[table1] training') == 1 and 'training raw-seed1' in log
     assert len(rows['Raw']) == 2 and 'Student' not in rows
     assert '±' in out.read_text()
+    # --only without names: the teachers and the Ensemble (here all cached).
+    rows = bench.main(['--size', 'quick', '--only'] + args[5:])
+    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble']
+    assert '[table1] training' not in capsys.readouterr().out
+    text = out.read_text()
+    assert 'Student > Raw (paper: +5.0 AP on VOC): not run' in text
+    assert f'Provenance: mmka {mmka_commit()}; seed 0; teachers float32.' in text
+    assert all(r['mmka'] != 'unknown' for records in rows.values() for r in records)
 
 
 def test_evaluation_cache_is_keyed_by_partitions(tmp_path):

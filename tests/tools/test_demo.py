@@ -1,5 +1,6 @@
 """The README's main job, at a tiny size: teachers, student, evaluation table."""
 import pytest
+import torch
 
 from ..conftest import load_tool
 
@@ -17,6 +18,12 @@ def test_demo_runs_the_whole_pipeline_and_reuses_checkpoints(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'all 20 classes' in out and 'AP50@T2' in out and 'Student' in out
     assert 'training teacher 2/2' in out and 'teacher 1/2 trained' in out
+    assert '[demo] mmka ' in out and '; seed 0 (randomness.seed of every config)' in out
+    # Evaluations run the teachers in float32; the student's teachers as use_cheap_teachers
+    # picks.
+    assert ('; teachers float32 for `Teacher_1`, `Teacher_2`, `Ensemble`; bfloat16 for '
+            '`Student`\n' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else
+            '; teachers float32\n') in out
     assert (tmp_path / 'work' / 'teacher1' / 'epoch_1.pth').is_file()
     # A second run trains nothing: every checkpoint is reused.
     demo.main(args)

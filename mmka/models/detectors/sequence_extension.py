@@ -51,8 +51,9 @@ class SequenceExtensionMixin:
             block-diagonal attention. Unused when compression is on (the encoder then sees a
             single sequence of n tokens).
         compression (dict, optional): ``dict(strategy='none'|'redundancy'|'isometric'|'random',
-            attention='full'|'grouped', seed=None, train_guide='teachers'|'student')``, see
-            :class:`SequenceCompressor`.
+            attention='full'|'grouped', seed=0, train_guide='teachers'|'student')``, see
+            :class:`SequenceCompressor` (a child module, ``self.compressor``: ``'random'``
+            draws anew at every training step and identically at every evaluation).
             Defaults to no compression. With ``'redundancy'``, a training forward measures
             redundancy on the guide set by :meth:`compression_guide` (the teachers'
             concatenated projections X_T) if any; evaluation, or training without a guide,

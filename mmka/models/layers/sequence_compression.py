@@ -8,6 +8,7 @@ position order: position ``i`` keeps its own positional encoding and padding fla
 from typing import Optional
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -66,8 +67,12 @@ def select_by_redundancy(guide: Tensor, num_segments: int,
     return segment * n + torch.arange(n, device=guide.device)
 
 
-class SequenceCompressor:
+class SequenceCompressor(nn.Module):
     """Chooses P_slim (one of N segments per position) and the attention over kept tokens.
+
+    A module without parameters or buffers (nothing in the state dict): it is one only so
+    that ``train()`` / ``eval()`` of the detector holding it reach it, since ``'random'``
+    draws differently in the two modes (see ``seed``).
 
     Args:
         num_segments (int): N, the number of segments (teachers).
@@ -80,8 +85,16 @@ class SequenceCompressor:
             tokens attend to all (so no row is fully masked). ``'grouped'`` costs as much as
             ``'full'`` (masking saves no FLOPs) plus a (B·heads, n, n) bool mask.
             Defaults to ``'full'``.
-        seed (int, optional): seed of a private generator for ``'random'``, so runs are
-            reproducible; ``None`` draws from torch's global generator. Defaults to None.
+        seed (int): seed of ``'random'``, which never touches torch's global generator, so
+            that nothing else (data augmentation, dropout, other seeds) moves its choice.
+            In training mode it draws from a private generator seeded once, here, with
+            ``seed``: every step draws anew, the sequence of draws is the same in every run
+            (that generator's state is not checkpointed, so a resumed run restarts the
+            sequence from the beginning). In eval mode every :meth:`select` call draws from
+            a generator freshly seeded with ``seed``: the draw depends only on ``seed`` and
+            the batch shape (B, n) (all batches of one shape keep the same segments), never
+            on what ran before, so evaluating a checkpoint twice keeps the same tokens.
+            Unused by the other strategies. Defaults to 0.
         train_guide (str): the sequence ``'redundancy'`` measures on in training.
             ``'teachers'`` (paper §III-B3): the teachers' concatenated projections X_T,
             because the student's own X_S is not trained yet; evaluation then uses X_S, so
@@ -91,15 +104,17 @@ class SequenceCompressor:
     """
 
     def __init__(self, num_segments: int, strategy: str = 'none', attention: str = 'full',
-                 seed: Optional[int] = None, train_guide: str = 'teachers') -> None:
+                 seed: int = 0, train_guide: str = 'teachers') -> None:
+        super().__init__()
         if strategy not in STRATEGIES:
             raise ValueError(f'compression strategy={strategy!r} is unknown; use one of '
                              f'{STRATEGIES}.')
         if attention not in ATTENTIONS:
             raise ValueError(f'compression attention={attention!r} is unknown; use one of '
                              f'{ATTENTIONS}.')
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise TypeError(f'compression seed={seed!r} must be an int or None.')
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f'compression seed={seed!r} must be an int (the seed of the '
+                            "'random' strategy's own generator).")
         if train_guide not in TRAIN_GUIDES:
             raise ValueError(f'compression train_guide={train_guide!r} is unknown; use one of '
                              f'{TRAIN_GUIDES}.')
@@ -108,7 +123,14 @@ class SequenceCompressor:
         self.attention = attention
         self.seed = seed
         self.train_guide = train_guide
-        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
+        #: The training draws of ``'random'`` (None for the other strategies).
+        self.generator = (torch.Generator().manual_seed(seed) if strategy == 'random'
+                          else None)
+
+    def extra_repr(self) -> str:
+        return (f'num_segments={self.num_segments}, strategy={self.strategy!r}, '
+                f'attention={self.attention!r}, seed={self.seed}, '
+                f'train_guide={self.train_guide!r}')
 
     @property
     def enabled(self) -> bool:
@@ -122,6 +144,8 @@ class SequenceCompressor:
     @torch.no_grad()
     def select(self, guide: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:
         """P_slim for a batch.
+
+        ``'random'`` draws as the module's mode says (``self.training``, see ``seed``).
 
         Args:
             guide (Tensor): (B, N·n, C_g); only ``'redundancy'`` reads its values.
@@ -141,7 +165,9 @@ class SequenceCompressor:
             segment = segment.expand(batch, n)
         else:
             # Drawn on the CPU so a seeded generator gives the same indices on any device.
-            segment = torch.randint(self.num_segments, (batch, n), generator=self.generator)
+            generator = (self.generator if self.training else
+                         torch.Generator().manual_seed(self.seed))
+            segment = torch.randint(self.num_segments, (batch, n), generator=generator)
         positions = torch.arange(n)
         return (segment * n + positions).to(guide.device)
 

@@ -205,6 +205,31 @@ def test_compressed_student_trains_and_predicts(strategy, attention):
     assert torch.isfinite(result[1].pred_instances.bboxes).all()
 
 
+def test_random_compression_evaluates_reproducibly():
+    """Evaluating the same weights twice keeps the same tokens and predictions, whatever ran
+    in between (training steps, global RNG use); training draws anew at every step."""
+    model = _build(_student_cfg('detr', compression=dict(strategy='random', seed=3)))
+    imgs, samples = _padded_batch()
+
+    def kept_in(mode):
+        model.train(mode == 'train')
+        with torch.no_grad():
+            out = model.loss(imgs, copy.deepcopy(samples)) if mode == 'train' else \
+                model.predict(imgs, copy.deepcopy(samples))[0].pred_instances.bboxes
+        return model.last_kept_indices.clone(), out
+
+    kept, bboxes = kept_in('eval')
+    checkpoint = copy.deepcopy(model.state_dict())
+    steps = [kept_in('train')[0] for _ in range(2)]
+    assert not torch.equal(steps[0], steps[1])
+    model.load_state_dict(checkpoint)  # training forwards moved the BatchNorm statistics
+    torch.manual_seed(123)
+    again, bboxes_again = kept_in('eval')
+    assert torch.equal(again, kept)
+    torch.testing.assert_close(bboxes_again, bboxes)
+    assert not any(k.startswith('compressor') for k in model.state_dict())
+
+
 def _designed_guide(winner, mask, n=20, num_teachers=2):
     """(2, N·n, 8) guide whose least redundant segment is ``winner`` at every valid position:
     the winner's tokens are distinct one-hot vectors, the other segment's all equal."""

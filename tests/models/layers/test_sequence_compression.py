@@ -78,23 +78,68 @@ def test_isometric_alternates_segments():
     assert torch.equal(kept, expected.expand(2, n))
 
 
-@pytest.mark.parametrize('seed', [None, 3])
-def test_random_gives_one_valid_index_per_position(seed):
+@pytest.mark.parametrize('training', [True, False])
+def test_random_gives_one_valid_index_per_position(training):
     num_segments, n = 4, 50
-    kept = SequenceCompressor(num_segments, 'random', seed=seed).select(
-        torch.zeros(3, num_segments * n, 2))
+    compressor = SequenceCompressor(num_segments, 'random', seed=3).train(training)
+    kept = compressor.select(torch.zeros(3, num_segments * n, 2))
     assert kept.shape == (3, n) and kept.dtype == torch.long
     assert torch.equal(kept % n, torch.arange(n).expand(3, n))
     assert kept.min() >= 0 and kept.max() < num_segments * n
     assert len(torch.unique(kept // n)) > 1  # not a constant choice
 
 
-def test_random_seed_is_reproducible():
+@pytest.mark.parametrize('training', [True, False])
+def test_random_seed_is_reproducible(training):
     guide = torch.zeros(2, 4 * 30, 2)
-    a = SequenceCompressor(4, 'random', seed=7).select(guide)
-    b = SequenceCompressor(4, 'random', seed=7).select(guide)
-    c = SequenceCompressor(4, 'random', seed=8).select(guide)
+    a, b, c = (SequenceCompressor(4, 'random', seed=seed).train(training).select(guide)
+               for seed in (7, 7, 8))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_random_default_seed_is_0():
+    guide = torch.zeros(2, 4 * 30, 2)
+    default, zero = SequenceCompressor(4, 'random'), SequenceCompressor(4, 'random', seed=0)
+    assert default.seed == 0 and torch.equal(default.select(guide), zero.select(guide))
+
+
+def test_random_training_draws_vary_between_steps():
+    compressor = SequenceCompressor(4, 'random', seed=5)
+    assert compressor.training  # a fresh module trains, as nn.Module does
+    guide = torch.zeros(2, 4 * 30, 2)
+    first, second = compressor.select(guide), compressor.select(guide)
+    assert not torch.equal(first, second)
+    again = SequenceCompressor(4, 'random', seed=5)  # the same sequence of draws
+    assert torch.equal(again.select(guide), first) and torch.equal(again.select(guide), second)
+
+
+def test_random_evaluation_ignores_global_rng_and_history():
+    """An evaluation keeps the same tokens whatever ran before: global seeds, training
+    steps, earlier evaluations."""
+    guide = torch.zeros(2, 4 * 30, 2)
+    compressor = SequenceCompressor(4, 'random', seed=5).eval()
+    torch.manual_seed(1)
+    first = compressor.select(guide)
+    torch.manual_seed(2)
+    torch.rand(100)
+    assert torch.equal(compressor.select(guide), first)
+    compressor.train()
+    for _ in range(3):  # training steps advance only the training generator
+        compressor.select(guide)
+    compressor.eval()
+    assert torch.equal(compressor.select(guide), first)
+    state = torch.get_rng_state()
+    compressor.select(guide)
+    compressor.train().select(guide)
+    assert torch.equal(torch.get_rng_state(), state)  # the global generator is untouched
+
+
+def test_random_follows_the_detectors_mode():
+    """``train()`` / ``eval()`` of a module holding the compressor reach it."""
+    holder = torch.nn.Module()
+    holder.compressor = SequenceCompressor(2, 'random')
+    assert not holder.eval().compressor.training and holder.train().compressor.training
+    assert holder.state_dict() == {}  # nothing in checkpoints
 
 
 def test_redundancy_strategy_and_half_precision_guide():
@@ -155,6 +200,9 @@ def test_grouped_attention_isolates_segments_and_stays_finite():
     (dict(strategy='redundant'), ValueError, 'redundant'),
     (dict(attention='blocked'), ValueError, 'blocked'),
     (dict(strategy='random', seed=1.5), TypeError, '1.5'),
+    (dict(strategy='random', seed=None), TypeError, 'seed=None'),
+    (dict(strategy='random', seed=True), TypeError, 'seed=True'),
+    (dict(strategy='random', seed='0'), TypeError, "seed='0'"),
     (dict(strategy='redundancy', train_guide='teacher'), ValueError, "'teacher'"),
 ])
 def test_bad_arguments(kwargs, error, match):
