@@ -76,6 +76,9 @@ STUDENTS = {
     'slim isometric': 'configs/ka/shapes_2t-slim-isometric.py',
     'slim random': 'configs/ka/shapes_2t-slim-random.py',
     'slim, student guide': 'configs/ka/shapes_2t-slim-student-guide.py',
+    # Fidelity switches: the authors' code beside the paper's text (README recipe table).
+    'Student, TA every layer': 'configs/ka/shapes_2t-ta-all-layers.py',
+    'Student, code recipe': 'configs/ka/shapes_2t-code-recipe.py',
 }
 IMAGE_SIZE = (128, 128)  # the embedded data's image size, for FLOPs
 
