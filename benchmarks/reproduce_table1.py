@@ -14,8 +14,9 @@ epoch, Fig. 4) as a PNG next to it, and a check of the paper's findings.
 Resumable: every model lives in ``<work-dir>/<name>-<key>/``, the key a hash of its final
 config (schedule, data, seed and, for students, the teachers' keys), with its checkpoint and
 its evaluation ``result-<hash of the partitions>.json`` (Raw and Raw_ext are the same
-models for 2 and 4 teachers, but are scored on each partition's classes). A rerun trains only what is missing, so a full run can be split over
-several invocations (``--only``); a changed config gets a new key and is trained again.
+models for 2 and 4 teachers, but are scored on each partition's classes). A rerun trains
+only what is missing, so a full run can be split over several invocations (``--only``); a
+changed config gets a new key and is trained again.
 ``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
 findings then say "not run" for the students).
 Seeds: ``randomness.seed`` of every config, trained or only evaluated; with several

@@ -11,6 +11,8 @@ from ..layers.sequence_compression import gather_tokens
 from .base import SequenceHintHook
 from .sequence_utils import channel_normalize, masked_mse, neck_tokens, valid_token_mask
 
+REDUCTIONS = ('mean', 'sum')
+
 
 @MODELS.register_module()
 class SequenceAmalgamation(SequenceHintHook):
@@ -37,15 +39,13 @@ class SequenceAmalgamation(SequenceHintHook):
         projection, encoder_layers, loss_weight, eps: see :class:`SequenceHintHook`.
     """
 
-    REDUCTIONS = ('mean', 'sum')
-
     def __init__(self, reduction: str = 'mean', projection: bool = True,
                  encoder_layers: Union[str, Sequence[int]] = 'all',
                  loss_weight: float = 1.0, eps: float = 1e-5) -> None:
         super().__init__(projection, encoder_layers, loss_weight, eps)
-        if reduction not in self.REDUCTIONS:
+        if reduction not in REDUCTIONS:
             raise ValueError(f'Unknown SA reduction {reduction!r}; use one of '
-                             f"{self.REDUCTIONS} ('mean': paper eq. 2, 'sum': the authors' "
+                             f"{REDUCTIONS} ('mean': paper eq. 2, 'sum': the authors' "
                              'code).')
         self.reduction = reduction
 

@@ -46,9 +46,9 @@ class TaskAmalgamationLoss(nn.Module):
     Normalisers, like ``DETRHead``'s (averaged over DDP ranks with ``reduce_mean``, clamped
     to >= 1 so an image or batch without targets does not blow up the loss):
     N_box = the number of matched targets (``normalizer='num_matched'``, the DETR choice)
-    or Σ_matched conf_j (``'conf_sum'``, a conf-weighted mean; needs ``conf_weighting``); N_cls = N_box +
-    bg_weight · #unmatched queries (the latter only with ``unmatched='background'``), as
-    DETR's ``num_pos + bg_cls_weight · num_neg``.
+    or Σ_matched conf_j (``'conf_sum'``, a conf-weighted mean; needs ``conf_weighting``);
+    N_cls = N_box + bg_weight · #unmatched queries (the latter only with
+    ``unmatched='background'``), as DETR's ``num_pos + bg_cls_weight · num_neg``.
 
     Unmatched student queries (``unmatched``): ``'none'`` — no loss; ``'background'`` (the
     public code) — a hard "no object" target with weight ``bg_weight``, at T = 1 since it is

@@ -90,7 +90,6 @@ def test_sa_with_compression_gathers_teachers_with_student_indices(teachers):
 @pytest.mark.parametrize('compression', [None, dict(strategy='redundancy')])
 def test_sum_reduction_is_the_sum_over_teachers(teachers, compression):
     """'sum' (the authors' code): Σ_i of the per-teacher terms, N = 2 times 'mean'."""
-    torch.manual_seed(0)
     model, hook, samples = _run(teachers, compression, reduction='sum', loss_weight=0.5)
     summed = hook.loss(model.student, samples)
     hook.reduction = 'mean'
