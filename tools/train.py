@@ -14,7 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmka  # noqa: F401  (registers mmka modules, allow-lists checkpoint classes)
-from mmka.utils import setup_cpu_distributed
+from mmka.utils import add_teacher_cache_hook, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -71,7 +71,7 @@ def build_config(args) -> Config:
             raise FileNotFoundError(f'Checkpoint to resume from {args.resume!r} does not exist.')
         cfg.resume = True
         cfg.load_from = args.resume
-    return cfg
+    return add_teacher_cache_hook(cfg)
 
 
 def main(argv=None):

@@ -66,3 +66,28 @@ def use_cheap_teachers(cfg: Config) -> Config:
     if torch.ops.mkldnn._is_mkldnn_bf16_supported():
         cfg.model.teacher_dtype = 'bfloat16'
     return cfg
+
+
+def use_teacher_cache(cfg: Config, directory: str, dtype: str = 'float16',
+                      mode: str = 'deterministic') -> Config:
+    """Give the distiller of ``cfg`` a teacher output cache in ``directory`` (in place).
+
+    Also adds the :class:`TeacherCacheHook` that checks the training pipeline, if missing.
+    """
+    cfg.model.teacher_cache = dict(dir=directory, dtype=dtype, mode=mode)
+    return add_teacher_cache_hook(cfg)
+
+
+def add_teacher_cache_hook(cfg: Config) -> Config:
+    """Add ``TeacherCacheHook`` to ``custom_hooks`` when the model has a teacher cache.
+
+    The cache refuses to run before the hook has checked the training pipeline; mmka's
+    ``tools/train.py`` calls this so that a config only needs ``model.teacher_cache``.
+    """
+    if not cfg.get('model', {}).get('teacher_cache'):
+        return cfg
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') in ('TeacherCacheHook', 'mmdet.TeacherCacheHook') for h in hooks):
+        hooks.append(dict(type='TeacherCacheHook'))
+    cfg.custom_hooks = hooks
+    return cfg

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from mmengine.runner import Runner
 
+from mmka.utils import use_teacher_cache
+
 from ..conftest import REPO, load_tool, tiny_run_cfg
 from ..models.amalgamators.tiny_setup import T1, T2, save_teacher, student_cfg
 
@@ -84,6 +86,33 @@ def test_code_recipe_trains_with_decaying_amalgamation(shapes_root, tiny_teacher
     assert sa[-1] < sa[0]  # decayed (and learnt) towards the end
 
 
+def test_teacher_cache_reproduces_uncached_training(shapes_root, tiny_teachers, tmp_path):
+    """Epoch 1 fills the cache, epoch 2 reads it: float32 storage gives the same losses."""
+    histories = {}
+    for cached in (False, True):
+        cfg = ka_cfg(shapes_root, tmp_path / f'cached{cached}', tiny_teachers, epochs=2)
+        cfg.randomness = dict(seed=0)
+        if cached:
+            use_teacher_cache(cfg, str(tmp_path / 'cache'), dtype='float32')
+            assert cfg.custom_hooks[-1] == dict(type='TeacherCacheHook')
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        histories[cached] = _history(runner, 'loss')
+    np.testing.assert_allclose(histories[True], histories[False], rtol=1e-6)
+    stats = runner.model.teacher_cache.stats
+    assert stats['misses'] > 0 and stats['hits'] == stats['misses']
+    log = ''.join(open(p).read() for p in glob.glob(str(tmp_path / 'cachedTrue/*/*.log')))
+    assert 'the training pipeline is cacheable' in log and f"{stats['hits']} hits" in log
+
+
+def test_teacher_cache_refuses_a_random_pipeline(shapes_root, tiny_teachers, tmp_path):
+    cfg = ka_cfg(shapes_root, tmp_path, tiny_teachers)
+    cfg.train_dataloader.dataset.pipeline.insert(2, dict(type='RandomFlip', prob=0.5))
+    use_teacher_cache(cfg, str(tmp_path / 'cache'))
+    with pytest.raises(ValueError, match=r"\['RandomFlip'\].*per_outcome"):
+        Runner.from_cfg(cfg).train()
+
+
 def test_amalgamation_resume(shapes_root, tiny_teachers, tmp_path):
     first = Runner.from_cfg(ka_cfg(shapes_root, tmp_path, tiny_teachers, epochs=1))
     first.train()
@@ -98,8 +127,11 @@ def test_amalgamation_resume(shapes_root, tiny_teachers, tmp_path):
 
 
 def test_amalgamation_two_processes_gloo(shapes_root, tiny_teachers, tmp_path):
+    """tools/dist_train.sh with 2 gloo processes, a slim student and a teacher cache (which
+    tools/train.py gives its TeacherCacheHook)."""
     cfg = ka_cfg(shapes_root, tmp_path, tiny_teachers,
-                 config=osp.join(REPO, 'configs/ka/shapes_2t-slim.py'))
+                 config=osp.join(REPO, 'configs/ka/shapes_2t-slim.py'),
+                 teacher_cache=dict(dir=str(tmp_path / 'cache')))
     cfg_file = tmp_path / 'cfg.py'
     cfg.dump(str(cfg_file))
     env = dict(os.environ, PYTHON=sys.executable, PORT='29623', OMP_NUM_THREADS='1')
@@ -109,3 +141,5 @@ def test_amalgamation_two_processes_gloo(shapes_root, tiny_teachers, tmp_path):
     assert osp.isfile(tmp_path / 'epoch_1.pth')
     log = ''.join(open(p).read() for p in glob.glob(str(tmp_path / '*' / '*.log')))
     assert 'GPU number: 2' in log and 'loss_sa_enc0' in log
+    assert 'the training pipeline is cacheable' in log and ' 0 hits' in log
+    assert glob.glob(str(tmp_path / 'cache/teacher1/*/*.bin'))

@@ -8,7 +8,7 @@ from torch import Tensor
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..layers.distillation_points import (DistillationPointSampler, check_point_compatible,
-                                          decode_points)
+                                          decode_points, recorded_memory)
 from ..task_modules import class_index_map
 from .base import AmalgamationHook
 from .task_amalgamation import head_kind
@@ -90,7 +90,7 @@ class PointTaskAmalgamation(AmalgamationHook):
             groups = self.sampler(teacher, len(data_samples))
             with torch.no_grad():
                 teacher_logits, teacher_boxes = decode_points(
-                    teacher, groups, _float_memory(recorder))
+                    teacher, groups, recorded_memory(recorder))
             logits, boxes = decode_points(student, groups, student_memory)
             columns = getattr(self, f'columns{t}')
             terms = self.criterion(logits[..., columns], boxes, teacher_logits[-1],
@@ -100,9 +100,3 @@ class PointTaskAmalgamation(AmalgamationHook):
                 losses[key] = losses.get(key, 0) + value * (self.loss_weight / len(self.teachers))
         return losses
 
-
-def _float_memory(recorder) -> Dict[str, Tensor]:
-    """A teacher's decoder inputs from its recorded encoder call, in float32."""
-    call = recorder.kwargs['encoder']
-    return dict(memory=recorder['encoder'].float(), memory_mask=call['key_padding_mask'],
-                memory_pos=call['query_pos'].float())

@@ -1,5 +1,5 @@
 """Record the outputs of named submodules with PyTorch forward hooks."""
-from typing import Dict, Iterable
+from typing import Dict, Iterable, List, Optional
 
 import torch.nn as nn
 
@@ -20,10 +20,12 @@ class OutputRecorder:
 
     def __init__(self, model: nn.Module, names: Iterable[str],
                  with_kwargs: bool = False) -> None:
+        self.names: List[str] = list(names)
+        self.with_kwargs = with_kwargs
         self.outputs: Dict[str, object] = {}
         self.kwargs: Dict[str, dict] = {}
         self._handles = []
-        for name in names:
+        for name in self.names:
             try:
                 module = model.get_submodule(name)
             except AttributeError as err:
@@ -44,6 +46,16 @@ class OutputRecorder:
         if name not in self.outputs:
             raise KeyError(f'{name!r} has not run in this forward pass.')
         return self.outputs[name]
+
+    def replay(self, name: str, output, kwargs: Optional[dict] = None) -> None:
+        """Store ``output`` (and call ``kwargs``) as if ``name`` had just run.
+
+        The teacher output cache serves recorded outputs this way instead of running the
+        teacher (see :class:`~mmka.models.teacher_cache.TeacherOutputCache`).
+        """
+        self.outputs[name] = output
+        if self.with_kwargs:
+            self.kwargs[name] = kwargs
 
     def clear(self) -> None:
         """Drop the recorded tensors (and the graphs they hold) after each step."""

@@ -2,7 +2,7 @@
 from abc import abstractmethod
 from collections import OrderedDict
 from contextlib import ExitStack
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -11,6 +11,8 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from ..amalgamation_hooks.recorder import OutputRecorder
+from ..teacher_cache import TeacherOutputCache
 from .teachers import build_frozen_teacher
 
 TEACHERS_KEY = 'teachers.'
@@ -42,6 +44,11 @@ class FrozenTeacherDistiller(BaseModel):
         teacher_channels_last (bool): store the teachers' weights and feed their
             convolutions in ``torch.channels_last`` memory format (faster convolutions
             with oneDNN / cuDNN; the same arithmetic). Default False.
+        teacher_cache (dict, optional): store what is recorded from the teachers per image
+            and read it back instead of running them, e.g. ``dict(dir='work_dirs/cache',
+            dtype='float16', mode='deterministic')``; see :class:`TeacherOutputCache`.
+            Needs a training pipeline without random transforms (checked by
+            :class:`TeacherCacheHook`). Default None: the teachers run every step.
     """
 
     def __init__(self,
@@ -50,7 +57,8 @@ class FrozenTeacherDistiller(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  teacher_dtype: Optional[str] = None,
-                 teacher_channels_last: bool = False) -> None:
+                 teacher_channels_last: bool = False,
+                 teacher_cache: Optional[dict] = None) -> None:
         if isinstance(teachers, dict) or not teachers:
             raise TypeError('teachers must be a non-empty list of dict(config=..., '
                             f'checkpoint=..., classes=None), got {teachers!r}.')
@@ -71,6 +79,13 @@ class FrozenTeacherDistiller(BaseModel):
         self.teacher_channels_last = teacher_channels_last
         if teacher_channels_last:
             self.teachers.to(memory_format=torch.channels_last)
+        if teacher_cache is not None and not isinstance(teacher_cache, dict):
+            raise TypeError('teacher_cache must be a dict(dir=..., dtype=..., mode=...) or '
+                            f'None, got {type(teacher_cache).__name__}.')
+        #: Bound to the recorders by the subclass (:meth:`attach_teacher_cache`).
+        self.teacher_cache = None if teacher_cache is None else TeacherOutputCache(
+            teachers=[dict(t) for t in teachers], teacher_dtype=teacher_dtype,
+            teacher_channels_last=teacher_channels_last, **teacher_cache)
         self._register_state_dict_hook(_drop_teacher_weights)
         self.register_load_state_dict_post_hook(_ignore_missing_teacher_weights)
 
@@ -94,6 +109,33 @@ class FrozenTeacherDistiller(BaseModel):
             stack.enter_context(
                 torch.autocast(device.type, dtype=getattr(torch, self.teacher_dtype)))
         return stack
+
+    def attach_teacher_cache(self, recorders: Sequence[Sequence[OutputRecorder]]) -> None:
+        """Cache what ``recorders[i]`` (every recorder on teacher i) record, if configured."""
+        if self.teacher_cache is not None:
+            self.teacher_cache.attach(recorders)
+
+    def run_teachers(self, inputs: Tensor, data_samples: SampleList,
+                     forward: Callable[[nn.Module, Tensor, SampleList], None]) -> None:
+        """``forward(teacher, inputs, data_samples)`` for every teacher, under
+        :meth:`teacher_context`, or the recorded outputs from the teacher cache.
+
+        ``forward`` runs a teacher as far as its recorders need; the caller reads the
+        outputs from the recorders, which the cache fills the same way.
+        """
+        with self.teacher_context():
+            if self.teacher_cache is None:
+                teacher_inputs = self.teacher_inputs(inputs)
+                for teacher in self.teacher_list:
+                    forward(teacher, teacher_inputs, data_samples)
+                return
+
+            def run_teacher(i: int, indices: List[int]) -> None:
+                subset = inputs if len(indices) == len(data_samples) else inputs[indices]
+                forward(self.teacher_list[i], self.teacher_inputs(subset),
+                        [data_samples[b] for b in indices])
+
+            self.teacher_cache.run(data_samples, inputs.device, run_teacher)
 
     @property
     def teacher_list(self) -> List[nn.Module]:
@@ -131,6 +173,13 @@ def run_detector(detector: nn.Module, inputs: Tensor, data_samples: SampleList):
     feats = detector.extract_feat(inputs)
     head_inputs = detector.forward_transformer(feats, data_samples)
     return detector.bbox_head(**head_inputs)
+
+
+def run_encoder(detector: nn.Module, inputs: Tensor, data_samples: SampleList) -> None:
+    """Run a DETR up to its encoder output (what sequence-level hooks and KD-DETR read)."""
+    feats = detector.extract_feat(inputs)
+    encoder_inputs, _ = detector.pre_transformer(feats, data_samples)
+    detector.forward_encoder(**encoder_inputs)
 
 
 def _drop_teacher_weights(module, state_dict: OrderedDict, prefix: str, local_metadata):

@@ -11,7 +11,7 @@ from mmdet.structures import SampleList
 from ...datasets.partitions import check_partition
 from ..amalgamation_hooks.recorder import OutputRecorder
 from ..amalgamation_hooks.sequence_utils import neck_tokens
-from .base_distiller import FrozenTeacherDistiller, run_detector
+from .base_distiller import FrozenTeacherDistiller, run_detector, run_encoder
 
 
 @MODELS.register_module()
@@ -21,8 +21,8 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
     L = λ_d · L_d + Σ_hooks (SA: λ_seq · L_seq, TA: λ_task · L_task, ...)   (eq. 12)
 
     Each step runs the teachers once under ``torch.no_grad`` (in eval mode, and only as far
-    as some hook reads: the decoder and head are skipped when no hook needs predictions),
-    then the student — with its ground-truth loss L_d when ``gt_loss_weight > 0``, a plain
+    as some hook reads: the decoder and head are skipped when no hook needs predictions), or
+    replays what they recorded for these images from ``teacher_cache``, then the student — with its ground-truth loss L_d when ``gt_loss_weight > 0``, a plain
     forward otherwise (label-free mode: images need no annotations) — and collects the
     hooks' loss terms from what their forward hooks recorded. With a redundancy-compressing
     student, the teachers' concatenated input projections X_T guide P_slim during training
@@ -40,8 +40,9 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         hooks (Sequence[dict]): amalgamation hooks, e.g.
             ``[dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')]``.
         gt_loss_weight (float): λ_d. Default 0.1 (paper); 0 for label-free training.
-        **teacher_options: ``teacher_dtype``, ``teacher_channels_last`` (see
-            :class:`FrozenTeacherDistiller`): how cheaply the teachers run.
+        **teacher_options: ``teacher_dtype``, ``teacher_channels_last``, ``teacher_cache``
+            (see :class:`FrozenTeacherDistiller`): how cheaply the teachers run, or whether
+            their recorded outputs are read from a cache instead.
     """
 
     def __init__(self,
@@ -74,12 +75,12 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         self._teachers_need_head = any(
             'bbox_head' in hook.teacher_modules(t) for hook in self.hooks
             for t in self.teacher_list)
+        self.attach_teacher_cache([
+            [hook.teacher_recorders[i] for hook in self.hooks] + self._guide_recorders[i:i + 1]
+            for i in range(len(self.teacher_list))])
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
-        with self.teacher_context():
-            teacher_inputs = self.teacher_inputs(inputs)
-            for teacher in self.teacher_list:
-                self._run_teacher(teacher, teacher_inputs, data_samples)
+        self.run_teachers(inputs, data_samples, self._run_teacher)
         losses = {}
         with self._compression_guide():
             if self.gt_loss_weight > 0:
@@ -101,10 +102,8 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         """Forward a teacher only as far as the hooks read (outputs go to the recorders)."""
         if self._teachers_need_head:
             run_detector(teacher, inputs, data_samples)
-            return
-        feats = teacher.extract_feat(inputs)
-        encoder_inputs, _ = teacher.pre_transformer(feats, data_samples)
-        teacher.forward_encoder(**encoder_inputs)
+        else:
+            run_encoder(teacher, inputs, data_samples)
 
     def _compression_guide(self):
         """Context in which the student compresses on X_T = X_t^1 ⊕ ... ⊕ X_t^N."""

@@ -6,10 +6,11 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from ..amalgamation_hooks.recorder import OutputRecorder
 from ..amalgamation_hooks.task_amalgamation import head_kind
 from ..layers.distillation_points import (DistillationPointSampler, check_point_compatible,
-                                          decode_points, encode)
-from .base_distiller import FrozenTeacherDistiller
+                                          decode_points, encode, recorded_memory)
+from .base_distiller import FrozenTeacherDistiller, run_encoder
 
 
 @MODELS.register_module()
@@ -18,7 +19,9 @@ class KDDETRDistiller(FrozenTeacherDistiller):
 
     L = λ_d · L_d + L_kd. Each step:
 
-    1. the teacher encodes the batch (``torch.no_grad``, eval mode);
+    1. the teacher encodes the batch (``torch.no_grad``, eval mode), or its encoder memory
+       is read from ``teacher_cache``. Only the memory can be cached: the random general
+       points change every step, so the teacher decodes them every step;
     2. the student runs its ordinary detection forward and ground-truth loss L_d — the very
        computation of ``student.loss``, so L_d and its gradients are those of training the
        student alone;
@@ -50,8 +53,8 @@ class KDDETRDistiller(FrozenTeacherDistiller):
             get no gradient, so DDP needs ``find_unused_parameters=True``).
         classes (Sequence[str], optional): the dataset's classes in label order; if given,
             the teacher's classes must be exactly these.
-        **teacher_options: ``teacher_dtype``, ``teacher_channels_last`` (see
-            :class:`FrozenTeacherDistiller`).
+        **teacher_options: ``teacher_dtype``, ``teacher_channels_last``, ``teacher_cache``
+            (see :class:`FrozenTeacherDistiller`).
     """
 
     def __init__(self,
@@ -79,6 +82,10 @@ class KDDETRDistiller(FrozenTeacherDistiller):
         self.head_kind = head_kind(self.student)
         self.sampler = DistillationPointSampler(**dict(points or {}))
         self.criterion = MODELS.build(dict(loss or dict(type='KDDETRLoss')))
+        # The teacher's memory, its padding mask and positions are the encoder's output and
+        # call arguments.
+        self._memory_recorder = OutputRecorder(self.teacher, ['encoder'], with_kwargs=True)
+        self.attach_teacher_cache([[self._memory_recorder]])
 
     @property
     def teacher(self):
@@ -102,8 +109,8 @@ class KDDETRDistiller(FrozenTeacherDistiller):
                              f'{kinds[1]!r} (use the same loss_cls kind for both).')
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
-        with self.teacher_context():
-            teacher_memory, _ = encode(self.teacher, self.teacher_inputs(inputs), data_samples)
+        self.run_teachers(inputs, data_samples, run_encoder)
+        teacher_memory = recorded_memory(self._memory_recorder)
         student_memory, head_inputs = encode(self.student, inputs, data_samples)
         losses = {}
         if self.gt_loss_weight > 0:
@@ -117,4 +124,5 @@ class KDDETRDistiller(FrozenTeacherDistiller):
         student_logits, student_boxes = decode_points(self.student, groups, student_memory)
         losses.update(self.criterion(student_logits, student_boxes, teacher_logits[-1],
                                      teacher_boxes[-1], self.head_kind))
+        self._memory_recorder.clear()
         return losses

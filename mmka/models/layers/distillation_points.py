@@ -178,6 +178,20 @@ def encode(detector: nn.Module, inputs: Tensor,
     return decoder_inputs, head_inputs
 
 
+def recorded_memory(recorder) -> Dict[str, Tensor]:
+    """A detector's decoder inputs from its recorded ``encoder`` call, in float32.
+
+    ``recorder`` is an :class:`~mmka.models.amalgamation_hooks.OutputRecorder` of the
+    ``encoder`` submodule with keyword arguments: ``memory`` (B, n, C) is the encoder's
+    output, ``memory_mask`` (B, n) its ``key_padding_mask`` and ``memory_pos`` (B, n, C) its
+    ``query_pos``, as every DETR's ``pre_decoder`` / ``forward_decoder`` pass them on. Float32
+    because the memory may come from reduced-precision teachers or the teacher cache.
+    """
+    call = recorder.kwargs['encoder']
+    return dict(memory=recorder['encoder'].float(), memory_mask=call['key_padding_mask'],
+                memory_pos=call['query_pos'].float())
+
+
 def decode_points(detector: nn.Module, groups: Sequence[Tensor],
                   decoder_inputs: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
     """Decode query groups with ``detector``'s decoder and head over its own memory.

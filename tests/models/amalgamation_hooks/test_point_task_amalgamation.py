@@ -70,8 +70,10 @@ def test_student_copy_of_single_teacher_has_zero_loss(tmp_path):
     model.student.load_state_dict(model.teachers['0'].state_dict())
     model.eval()  # no dropout, as the teacher
     losses = point_losses(model.loss(*batch()))
+    # KL at T = 10 is multiplied by T² = 100, so float32 rounding of the logits (which
+    # differs between CPUs' kernels) shows up at about 1e-5 here.
     for key in ('loss_ta_pts_cls', 'loss_ta_pts_bbox', 'loss_ta_pts_iou'):
-        assert abs(losses[key].item()) < 1e-5, (key, losses[key])
+        assert abs(losses[key].item()) < 1e-4, (key, losses[key])
     assert losses['d0.loss_ta_pts_cls'] > 1e-3
     with torch.no_grad():  # a different student gives a clearly positive loss
         model.student.bbox_head.fc_cls.bias.add_(1.0)
