@@ -7,19 +7,21 @@
 From one amalgamation config it builds Raw (the student's detector without sequence
 extension, ground truth only), Raw_ext (the extended student, ground truth only) and KA (the
 amalgamator: frozen teachers + extended student + its hooks). Each runs ``--steps``
-optimizer steps, after 3 warm-up steps, on the same real batches of the embedded data. It
-prints median step times, the ratio KA / Raw (paper anchor: 41 h / 25 h = 1.64; target
+optimizer steps, after 3 warm-up steps, on the same real batches of the embedded data, all
+models in one process with their steps interleaved (a shared machine that slows down for a
+while slows every model alike, so the ratios hold). It prints median step times, the ratio KA / Raw (paper anchor: 41 h / 25 h = 1.64; target
 <= 1.35), the share of the KA step spent in TA's Hungarian matching (target <= 5 %), and peak
 memory (GPU: ``torch.cuda.max_memory_allocated``; CPU: peak RSS of a separate process per
 model). Teacher weights do not change the cost, so randomly initialised teachers are used.
-Each model is built, initialised and fed batches after ``set_random_seed(--seed)``; the
+Each model is built and initialised after ``set_random_seed(--seed)``; the
 report states the seed, the mmka commit and the teachers' precision of each KA variant.
 
 KA, cached: the amalgamator with a teacher output cache (float16, in a temporary
-directory). Its first pass over the batches fills the cache (the first epoch's cost: the
-teachers run and their outputs are written); the timed steps then read it. Before timing,
-each of the first batches is also run without the cache, under the same seed, to measure
-the losses' relative difference from float16 storage. The report extrapolates the whole
+directory). All models make two passes over the batches: in the first the cached KA fills
+its cache (the first epoch's cost: the teachers run and their outputs are written), the
+second is timed and reads it. Afterwards each of the first batches is also run without the
+cache, under the same seed, to measure the losses' relative difference from float16
+storage. The report extrapolates the whole
 training time of a KA student of ``--epochs`` epochs over ``--train-images`` images (the
 embedded Table I student's schedule by default) with and without the cache.
 """
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Dict, List
 
 import torch
 from mmengine.config import Config
@@ -89,6 +92,16 @@ def build_model(cfg: Config, variant: str, tmp: str, device: torch.device,
     return model
 
 
+def cpu_name() -> str:
+    """The CPU model (Linux), else the architecture."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(line.split(':', 1)[1].strip() for line in f
+                        if line.startswith('model name'))
+    except (OSError, StopIteration):
+        return f'{platform.processor() or platform.machine()} CPU'
+
+
 def cfg_teachers(config: str) -> list:
     return Config.fromfile(config).model.teachers
 
@@ -102,54 +115,91 @@ def batches(cfg: Config, batch_size: int, count: int):
             for k in range(0, len(items), batch_size)]
 
 
-def measure(args, variant: str) -> dict:
-    """Step time, TA matching time and peak memory of ``variant``; ``teachers``: the
-    precision its teachers ran in (None without teachers)."""
+def measure(args, variants: List[str]) -> Dict[str, dict]:
+    """Step time, TA matching time and peak memory of each of ``variants``; ``teachers``:
+    the precision its teachers ran in (None without teachers).
+
+    With several variants, their steps are interleaved (step k of every model, then step
+    k + 1), so that a machine slowed down for a while slows all of them alike; their
+    peak memory is then the process's, shared (measure one variant per process for it).
+    """
     register_all_modules()
-    set_random_seed(args.seed)
     cfg = set_data_root(Config.fromfile(args.config), args.data_root.rstrip('/') + '/')
     device = torch.device(args.device)
     cache_dir = tempfile.TemporaryDirectory()
-    with tempfile.TemporaryDirectory() as tmp:
-        model = build_model(cfg, variant, tmp, device, cache_dir.name).to(device)
-    model.init_weights() if not variant.startswith('ka') else model.student.init_weights()
-    model.train()
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    models, optims, extra = {}, {}, {v: {} for v in variants}
     data = batches(cfg, args.batch_size, 3 + args.steps)
-    extra = {}
-    if variant == 'ka_cached':
-        extra = fill_and_compare(model, optim, data, device)
-        extra['bytes_per_image'] = sum(
-            osp.getsize(osp.join(d, f)) for d, _, files in os.walk(cache_dir.name)
-            for f in files if f.endswith('.bin')) / len({
-                s.metainfo['img_id'] for batch in data for s in batch['data_samples']})
-    matching = []
+    for variant in variants:
+        set_random_seed(args.seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            model = build_model(cfg, variant, tmp, device, cache_dir.name).to(device)
+        model.init_weights() if not variant.startswith('ka') else model.student.init_weights()
+        model.train()
+        models[variant] = model
+        optims[variant] = build_optim_wrapper(model, cfg.optim_wrapper)
+    matching = {v: [] for v in variants}
+    current = [None]
     original_assign = TaskAmalgamationLoss.assign
 
     def timed_assign(self, *a, **k):  # Hungarian matching of TA, timed per call
         start = time.perf_counter()
         out = original_assign(self, *a, **k)
-        matching.append(time.perf_counter() - start)
+        matching[current[0]].append(time.perf_counter() - start)
         return out
 
     TaskAmalgamationLoss.assign = timed_assign
-    times = []
-    for step, batch in enumerate(data):
-        if step == 3:
-            matching.clear()
-            if device.type == 'cuda':
-                torch.cuda.reset_peak_memory_stats()
-        seconds = train_step(model, optim, batch, device)
-        if step >= 3:
-            times.append(seconds)
+    times = {v: [] for v in variants}
+    fill = []
+    # With the cached KA: pass 0 fills its cache (the first epoch), pass 1 reads it.
+    passes = 2 if 'ka_cached' in variants else 1
+    for pass_ in range(passes):
+        for step, batch in enumerate(data):
+            if step == 3 and pass_ == passes - 1:
+                for calls in matching.values():
+                    calls.clear()
+                if device.type == 'cuda':
+                    torch.cuda.reset_peak_memory_stats()
+            for variant in variants:
+                current[0] = variant
+                seconds = train_step(models[variant], optims[variant], batch, device)
+                if step >= 3 and pass_ == passes - 1:
+                    times[variant].append(seconds)
+                elif step >= 3 and variant == 'ka_cached':
+                    fill.append(seconds)
     TaskAmalgamationLoss.assign = original_assign
+    if 'ka_cached' in variants:
+        model = models['ka_cached']
+        extra['ka_cached'] = dict(
+            compare_cached(model, data, device), fill_step=statistics.median(fill),
+            bytes_per_image=sum(
+                osp.getsize(osp.join(d, f)) for d, _, files in os.walk(cache_dir.name)
+                for f in files if f.endswith('.bin')) / len({
+                    s.metainfo['img_id'] for batch in data for s in batch['data_samples']}))
     peak = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    # The steps run outside optim_context, so only teacher_dtype changes their precision.
-    teachers = (model.teacher_dtype or 'float32') if variant.startswith('ka') else None
+    results = {}
+    for variant, model in models.items():
+        # The steps run outside optim_context, so only teacher_dtype changes their precision.
+        teachers = (model.teacher_dtype or 'float32') if variant.startswith('ka') else None
+        if variant == 'ka_cached':
+            extra[variant].update(hits=model.teacher_cache.stats['hits'],
+                                  misses=model.teacher_cache.stats['misses'])
+        results[variant] = dict(
+            step=statistics.median(times[variant]),
+            matching=sum(matching[variant]) / len(times[variant]), peak_mb=peak / 2**20,
+            teachers=teachers, **extra[variant])
     cache_dir.cleanup()
-    return dict(step=statistics.median(times), matching=sum(matching) / len(times),
-                peak_mb=peak / 2**20, teachers=teachers, **extra)
+    return results
+
+
+def run_child(args, variants: List[str]) -> Dict[str, dict]:
+    """:func:`measure` in a fresh process (its own peak memory), results by variant."""
+    cmd = [sys.executable, __file__, '--variants', ','.join(variants), '--config',
+           args.config, '--data-root', args.data_root, '--steps', str(args.steps),
+           '--batch-size', str(args.batch_size), '--device', args.device, '--seed',
+           str(args.seed)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def train_step(model, optim, batch: dict, device: torch.device) -> float:
@@ -164,11 +214,9 @@ def train_step(model, optim, batch: dict, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def fill_and_compare(model, optim, data: list, device: torch.device) -> dict:
-    """Fill the cache over ``data`` (timed training steps), then compare cached and
-    uncached losses on the first batches under the same seed (no optimizer step)."""
-    fill = [train_step(model, optim, batch, device) for batch in data]
-    worst = 0.0
+def compare_cached(model, data: list, device: torch.device) -> dict:
+    """Cached vs uncached losses of the first batches, same seed, no optimizer step."""
+    worst = dict(sa=0.0, ta=0.0)
     for batch in data[:EXACTNESS_BATCHES]:
         batch = model.data_preprocessor(batch, training=True)
         results, cache = [], model.teacher_cache
@@ -179,9 +227,11 @@ def fill_and_compare(model, optim, data: list, device: torch.device) -> dict:
                 results.append(model(**batch, mode='loss'))
         model.teacher_cache = cache
         for key, reference in results[0].items():
-            if 'loss' in key and reference.abs() > 0:
-                worst = max(worst, ((results[1][key] - reference).abs() / reference.abs()).item())
-    return dict(fill_step=statistics.median(fill[3:] or fill), loss_rel_error=worst)
+            kind = key.split('loss_')[-1][:2]  # 'sa' / 'ta' (the terms read from teachers)
+            if kind in worst and reference.abs() > 0:
+                error = ((results[1][key] - reference).abs() / reference.abs()).item()
+                worst[kind] = max(worst[kind], error)
+    return dict(sa_rel_error=worst['sa'], ta_rel_error=worst['ta'])
 
 
 def main(argv=None):
@@ -198,26 +248,22 @@ def main(argv=None):
                         'embedded Table I students)')
     parser.add_argument('--train-images', type=int, default=2000,
                         help='training images for the whole-training estimate (default 2000)')
-    parser.add_argument('--variant', choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument('--variants', help=argparse.SUPPRESS)
     parser.add_argument('--out', default=osp.join(REPO, 'benchmarks/results/amalgamation_step.md'))
     args = parser.parse_args(argv)
-    if args.variant:  # child process: one model, result as JSON on stdout
-        print(json.dumps(measure(args, args.variant)))
+    if args.variants:  # child process: the models, results as JSON on stdout
+        print(json.dumps(measure(args, args.variants.split(','))))
         return
     ensure_shapes_dataset(args.data_root)
     print(f'[amalgamation_step] {provenance([args.seed])}', flush=True)
-    results = {}
-    for variant in VARIANTS:  # separate processes: peak RSS is per process
-        cmd = [sys.executable, __file__, '--variant', variant, '--config', args.config,
-               '--data-root', args.data_root, '--steps', str(args.steps), '--batch-size',
-               str(args.batch_size), '--device', args.device, '--seed', str(args.seed)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results[variant] = json.loads(out.strip().splitlines()[-1])
+    results = run_child(args, list(VARIANTS))  # step times: all models interleaved
+    for variant in VARIANTS:  # peak memory: one process per model
+        results[variant]['peak_mb'] = run_child(args, [variant])[variant]['peak_mb']
         print(f'{variant}: {results[variant]}', flush=True)
     raw, ext, ka, cheap, cached = (results[v] for v in VARIANTS)
     bf16 = cheap['teachers'] == 'bfloat16'  # as the measuring process chose
     device = (torch.cuda.get_device_name() if args.device == 'cuda'
-              else f'{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores')
+              else f'{cpu_name()}, {os.cpu_count()} cores')
     command = (f'python benchmarks/amalgamation_step.py --config '
                f'{osp.relpath(args.config, REPO)} --steps {args.steps} --batch-size '
                f'{args.batch_size} --device {args.device} --seed {args.seed} --epochs '
@@ -230,7 +276,9 @@ def main(argv=None):
         '# Amalgamation training-step cost', '',
         f'Command: `{command}`  ',
         f'Device: {device}; torch {torch.__version__}; {time.strftime("%Y-%m-%d")}; '
-        f'median of {args.steps} steps after 3 warm-up steps, batch {args.batch_size}.  ',
+        f'median of {args.steps} steps after 3 warm-up steps, batch {args.batch_size}; the '
+        'models\' steps interleaved in one process (step times), each model alone in a '
+        'process (peak memory).  ',
         'Provenance: ' + provenance([args.seed], {'KA': ka['teachers'],
                                                   'KA, cheap teachers': cheap['teachers']})
         + '.', '',
@@ -249,12 +297,17 @@ def main(argv=None):
         f"benchmarks/reproduce_table1.py use): **{cheap['step'] / raw['step']:.2f}**",
         f"- Raw_ext / Raw step time: {ext['step'] / raw['step']:.2f}",
         f"- **KA-cached / Raw step time: {cached['step'] / raw['step']:.2f}** (goal <= 1.25); "
-        f"first-epoch fill step / uncached KA step: {cached['fill_step'] / ka['step']:.2f}",
+        f"first-epoch fill step / uncached KA step: {cached['fill_step'] / ka['step']:.2f}; "
+        f"the timed steps read every teacher output ({cached['hits']} reads, "
+        f"{cached['misses']} fills in that process)",
         f"- cache size: {cached['bytes_per_image'] / 2**10:.1f} KiB per image (all "
-        f"{len(cfg_teachers(args.config))} teachers), {cached['bytes_per_image'] * "
-        f"args.train_images / 2**20:.0f} MiB for {args.train_images} training images",
-        f"- float16 storage: largest relative difference of a loss term, cached vs uncached, "
-        f"same batch and seed ({EXACTNESS_BATCHES} batches): {cached['loss_rel_error']:.1e}",
+        f"{len(cfg_teachers(args.config))} teachers), "
+        f"{cached['bytes_per_image'] * args.train_images / 2**20:.0f} MiB for "
+        f"{args.train_images} training images",
+        f"- float16 storage, cached vs uncached loss terms on the same {EXACTNESS_BATCHES} "
+        f"batches and seed, largest relative difference: SA {cached['sa_rel_error']:.1e}, TA "
+        f"{cached['ta_rel_error']:.1e} (the ground-truth terms are identical; random teachers "
+        "give nearly tied scores, so rounding can change which predictions become TA targets)",
         f"- whole training, {args.epochs} epochs x {steps_per_epoch} steps (extrapolated from "
         f"these medians): KA with cheap teachers {uncached_hours * 60:.0f} min, KA cached "
         f"{cached_hours * 60:.0f} min (x{cached_hours / uncached_hours:.2f})",

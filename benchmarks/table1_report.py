@@ -188,7 +188,10 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         "teachers) on one 128x128 image. Train time: wall minutes of the training epochs "
         "(validation excluded) as measured when the model was trained: this invocation "
         f"trains {args.jobs or os.cpu_count()} at once, and a cached model keeps the time of "
-        "the invocation that trained it, which may have shared the CPU with other jobs.", '',
+        "the invocation that trained it, which may have shared the CPU with other jobs. "
+        "KA rows trained by this script read their teachers' outputs from a float32 teacher "
+        "output cache after their first epoch (the embedded pipeline is deterministic; the "
+        "same training as running the teachers, so their train time is the cached one).", '',
         '## Teachers on their own classes', '', *teacher_table(rows, partitions), '',
         '## All models on all classes', '', *table(rows, partitions), '',
         f'Learning curves: `{osp.basename(png)}`', '',

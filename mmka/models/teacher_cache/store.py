@@ -70,6 +70,7 @@ class TeacherStore:
     def __init__(self, directory: str, fields: dict) -> None:
         self.directory = directory
         self.fields = dict(fields)
+        self._folders = set()  # entry folders known to exist
         self.fingerprint = hashlib.sha256(
             json.dumps(self.fields, sort_keys=True).encode()).hexdigest()[:16]
         os.makedirs(directory, exist_ok=True)
@@ -114,6 +115,9 @@ class TeacherStore:
     def write(self, key: str, entry: Entry) -> int:
         """Store ``entry``; returns the file size in bytes."""
         path = self.path(key)
-        os.makedirs(osp.dirname(path), exist_ok=True)
+        folder = osp.dirname(path)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
         write_entry(path, entry, self.fingerprint, key)
         return osp.getsize(path)
