@@ -1,0 +1,156 @@
+"""Where a model's learning curve flattens: the schedule S of the convergence study.
+
+    python benchmarks/schedule_plateau.py [--config CFG] [--schedules 12 24 48]
+        [--seeds 0 [1 ...]] [--val-interval 4] [--jobs 2] [--report-only]
+        [--work-dir work_dirs/plateau] [--out benchmarks/results/plateau_<config>.md]
+
+Trains ``--config`` (default: Raw, the tiny Conditional DETR on all 20 classes) from scratch
+on the medium embedded data (2000 train / 500 val images) once per schedule and seed, each
+a full schedule of its own (warm-up, lr step at 5/6), validating every ``--val-interval``
+epochs. S is the shortest schedule whose final AP is within 1 AP of the schedule twice as
+long (means over seeds): past S, a longer schedule buys less than 1 AP, so comparisons of
+training recipes at S are not decided by a head start on the steep part of the curve.
+
+The report (a table of final AP per schedule and seed, every validation of every run, the
+rule's verdict) is written after training, and by ``--report-only`` at any time from what
+the runs have logged so far: runs still training show their partial curves and no final AP.
+Runs are cached by config (as in ``reproduce_table1.py``): a rerun trains only what is
+missing.
+"""
+import argparse
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+from typing import Dict, List, Optional
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import mmka  # noqa: E402,F401
+from mmka.datasets import ensure_shapes_dataset  # noqa: E402
+from mmka.utils import last_checkpoint, provenance, run_training_jobs, set_data_root  # noqa
+from reproduce_table1 import keyed, learning_curve, train_seconds  # noqa: E402
+from table1_report import machine  # noqa: E402
+
+RAW = 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
+NUM_TRAIN, NUM_VAL = 2000, 500  # the medium embedded data of the Table I study
+WITHIN_AP = 1.0  # points
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', default=RAW)
+    parser.add_argument('--schedules', type=int, nargs='+', default=[12, 24, 48])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--val-interval', type=int, default=4)
+    parser.add_argument('--jobs', type=int, default=2, help='runs trained at once')
+    parser.add_argument('--report-only', action='store_true',
+                        help='write the report from what the runs logged so far')
+    parser.add_argument('--data-root', default='data/shapes')
+    parser.add_argument('--work-dir', default='work_dirs/plateau')
+    parser.add_argument('--out', default=None)
+    args = parser.parse_args(argv)
+    name = osp.splitext(osp.basename(args.config))[0]
+    args.out = args.out or osp.join(REPO, f'benchmarks/results/plateau_{name}.md')
+    args.work_dir, args.data_root = osp.abspath(args.work_dir), osp.abspath(args.data_root)
+    return args
+
+
+def run_cfg(args, epochs: int, seed: int) -> Config:
+    """``--config`` at ``epochs`` (lr step at 5/6), validated every ``--val-interval``."""
+    cfg = set_data_root(Config.fromfile(osp.join(REPO, args.config)), args.data_root + '/')
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = args.val_interval  # mmengine also validates the last epoch
+    for scheduler in cfg.get('param_scheduler', []):
+        if scheduler.get('type') == 'MultiStepLR':
+            scheduler.update(end=epochs, milestones=[max(1, epochs * 5 // 6)])
+    cfg.randomness = dict(seed=seed)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs,
+                                        max_keep_ckpts=1)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='TrainTimeHook')]
+    return keyed(cfg, f'e{epochs}-seed{seed}', args.work_dir)
+
+
+def final_ap(curve: List[list], epochs: int) -> Optional[float]:
+    """AP in points at the last epoch, None while the run has not got there."""
+    last = [ap for epoch, ap, _ in curve if epoch == epochs]
+    return 100 * last[0] if last else None
+
+
+def verdict(finals: Dict[int, List[float]]) -> str:
+    """S by the rule (means over seeds), or why it is not decided yet."""
+    means = {e: statistics.mean(v) for e, v in finals.items() if v}
+    for epochs in sorted(means):
+        if 2 * epochs in means:
+            gap = means[2 * epochs] - means[epochs]
+            if gap <= WITHIN_AP:
+                return (f'**S = {epochs} epochs**: {means[epochs]:.1f} AP, within {WITHIN_AP:g} '
+                        f'AP of {2 * epochs} epochs ({means[2 * epochs]:.1f} AP, '
+                        f'{gap:+.1f}).')
+    pairs = [f'{e} -> {2 * e} epochs: {means[2 * e] - means[e]:+.1f} AP'
+             for e in sorted(means) if 2 * e in means]
+    longest = max(means) if means else None
+    return ('Not decided: no finished schedule is within 1 AP of the schedule twice as long'
+            + (f' ({"; ".join(pairs)})' if pairs else '') +
+            (f'. Next: {2 * longest} epochs.' if longest else '.'))
+
+
+def write_report(args, runs: Dict[tuple, Config], minutes: float) -> None:
+    curves = {key: learning_curve(cfg.work_dir) for key, cfg in runs.items()}
+    finals: Dict[int, List[float]] = {e: [] for e in args.schedules}
+    rows = []
+    for (epochs, seed), curve in curves.items():
+        ap = final_ap(curve, epochs)
+        seconds = train_seconds(runs[epochs, seed].work_dir)
+        if ap is not None:
+            finals[epochs].append(ap)
+        done = max((e for e, _, _ in curve), default=0)
+        rows.append(f'| {epochs} | {seed} | ' + (f'{ap:.1f}' if ap is not None else
+                                                 f'training (validated to epoch {done})')
+                    + f" | {f'{seconds / 60:.0f}' if seconds else '—'} |")
+    lines = [
+        f'# Schedule plateau: `{osp.basename(args.config)}`', '',
+        f'Command: `python benchmarks/schedule_plateau.py --config {args.config} --schedules '
+        f'{" ".join(map(str, args.schedules))} --seeds {" ".join(map(str, args.seeds))} '
+        f'--val-interval {args.val_interval} --jobs {args.jobs}`  ',
+        f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; this invocation {minutes:.1f} min '
+        f'({args.jobs} runs at once, 1 thread each when 2 cores).  ',
+        f'Provenance: {provenance(args.seeds)}.  ',
+        f'Data: the medium embedded data, {NUM_TRAIN} train / {NUM_VAL} val images; AP in '
+        'points on the val split, all classes of the config. Each schedule is a run of its '
+        'own (lr step at 5/6 of it).', '',
+        f'Rule: S is the shortest schedule within {WITHIN_AP:g} AP of the schedule twice as '
+        'long (means over seeds). ' + verdict(finals), '',
+        '| schedule (epochs) | seed | final AP | train (min) |', '|---|---|---|---|', *rows, '',
+        '## Learning curves (AP at each validation)', '',
+        '| schedule | seed | epoch: AP |', '|---|---|---|',
+        *[f'| {e} | {s} | ' + ', '.join(f'{int(ep)}: {100 * ap:.1f}' for ep, ap, _ in c) + ' |'
+          for (e, s), c in curves.items()], '']
+    os.makedirs(osp.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        f.write('\n'.join(lines))
+    print('\n'.join(lines), flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    ensure_shapes_dataset(args.data_root, num_train=NUM_TRAIN, num_val=NUM_VAL)
+    runs = {(e, s): run_cfg(args, e, s) for e in args.schedules for s in args.seeds}
+    if not args.report_only:
+        # Longest first: it bounds the wall time; the short ones share the other slot(s).
+        todo = [(osp.basename(c.work_dir), c) for (e, _), c in
+                sorted(runs.items(), key=lambda item: -item[0][0])
+                if not osp.isfile(last_checkpoint(c))]
+        run_training_jobs(todo, osp.join(REPO, 'tools/train.py'),
+                          min(args.jobs, max(1, len(todo))),
+                          log=lambda msg: print(f'[plateau] {msg}', flush=True))
+    write_report(args, runs, (time.time() - start) / 60)
+
+
+if __name__ == '__main__':
+    main()
