@@ -23,6 +23,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from types import SimpleNamespace
 from typing import Dict, List, Optional
 
 from mmengine.config import Config
@@ -32,8 +33,8 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
-from mmka.utils import last_checkpoint, provenance, run_training_jobs, set_data_root  # noqa
-from reproduce_table1 import keyed, learning_curve, train_seconds  # noqa: E402
+from mmka.utils import last_checkpoint, provenance, run_training_jobs  # noqa: E402
+from reproduce_table1 import keyed, learning_curve, schedule, train_seconds  # noqa: E402
 from table1_report import machine  # noqa: E402
 
 RAW = 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
@@ -61,17 +62,11 @@ def parse_args(argv=None):
 
 
 def run_cfg(args, epochs: int, seed: int) -> Config:
-    """``--config`` at ``epochs`` (lr step at 5/6), validated every ``--val-interval``."""
-    cfg = set_data_root(Config.fromfile(osp.join(REPO, args.config)), args.data_root + '/')
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = args.val_interval  # mmengine also validates the last epoch
-    for scheduler in cfg.get('param_scheduler', []):
-        if scheduler.get('type') == 'MultiStepLR':
-            scheduler.update(end=epochs, milestones=[max(1, epochs * 5 // 6)])
-    cfg.randomness = dict(seed=seed)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs,
-                                        max_keep_ckpts=1)
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='TrainTimeHook')]
+    """``--config`` at ``epochs`` (lr step at 5/6), validated every ``--val-interval``
+    (mmengine also validates the last epoch); the Table I script's schedule otherwise."""
+    table1 = SimpleNamespace(size='medium', data_root=args.data_root)
+    cfg = schedule(args.config, table1, epochs, seed)
+    cfg.train_cfg.val_interval = args.val_interval
     return keyed(cfg, f'e{epochs}-seed{seed}', args.work_dir)
 
 

@@ -81,13 +81,11 @@ class TeacherOutputCache:
         self.dir = dir
         self.dtype = dtype
         self.mode = mode
-        self._base_fields = [dict(
-            format=CACHE_FORMAT, mmka_version=__version__,
-            checkpoint_sha256=file_sha256(t['checkpoint']),
-            model_config_sha256=_config_sha256(t['config']),
-            teacher_dtype=teacher_dtype, teacher_channels_last=teacher_channels_last,
-            storage_dtype=dtype) for t in teachers]
-        self.stores: List[TeacherStore] = []
+        self._teachers = [dict(checkpoint=t['checkpoint'], config=t['config']) for t in teachers]
+        self._precision = dict(teacher_dtype=teacher_dtype,
+                               teacher_channels_last=teacher_channels_last)
+        self._records: List[Dict[str, bool]] = []
+        self._stores: Optional[List[TeacherStore]] = None
         self.recorders: List[List[OutputRecorder]] = []
         self.pipeline_checked = False
         self.stats = dict(hits=0, misses=0, bytes_written=0, fill_seconds=0.0,
@@ -96,22 +94,37 @@ class TeacherOutputCache:
     def attach(self, recorders: Sequence[Sequence[OutputRecorder]]) -> None:
         """Bind the recorders on each teacher (called once, after the hooks' setup).
 
-        What is cached for teacher i is the union of what ``recorders[i]`` record.
+        What is cached for teacher i is the union of what ``recorders[i]`` record: each
+        recorded module, and whether its call arguments are recorded too.
         """
-        if len(recorders) != len(self._base_fields):
-            raise ValueError(f'{len(recorders)} recorder lists for '
-                             f'{len(self._base_fields)} teachers.')
+        assert len(recorders) == len(self._teachers), 'one recorder list per teacher'
         self.recorders = [list(r) for r in recorders]
-        for i, (fields, recs) in enumerate(zip(self._base_fields, self.recorders)):
-            records = {}
+        for i, recs in enumerate(self.recorders):
+            records: Dict[str, bool] = {}
             for rec in recs:
                 for name in rec.names:
                     records[name] = records.get(name, False) or rec.with_kwargs
             if not records:
                 raise ValueError(f'Nothing is recorded from teacher {i}: no amalgamation '
                                  'hook reads it, so there is nothing to cache.')
-            self.stores.append(TeacherStore(osp.join(self.dir, f'teacher{i}'),
-                                            dict(fields, records=records)))
+            self._records.append(records)
+
+    @property
+    def stores(self) -> List[TeacherStore]:
+        """Each teacher's directory, opened (and its fingerprint checked) on first use.
+
+        Not when the model is built: evaluating a student (``tools/test.py`` on the
+        amalgamation config) neither reads the cache nor hashes the teachers' checkpoints.
+        """
+        if self._stores is None:
+            self._stores = [
+                TeacherStore(osp.join(self.dir, f'teacher{i}'), dict(
+                    format=CACHE_FORMAT, mmka_version=__version__,
+                    checkpoint_sha256=file_sha256(t['checkpoint']),
+                    model_config_sha256=_config_sha256(t['config']), storage_dtype=self.dtype,
+                    records=records, **self._precision))
+                for i, (t, records) in enumerate(zip(self._teachers, self._records))]
+        return self._stores
 
     def check_pipeline(self, transforms) -> None:
         """Refuse a pipeline whose random transforms the cache cannot key (see ``mode``)."""

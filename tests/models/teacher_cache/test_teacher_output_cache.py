@@ -166,12 +166,15 @@ def test_other_teacher_checkpoint_is_refused(teachers, tmp_path):
     model = build(teachers, tmp_path)
     step(model, *padded_batch())
     retrained = save_teacher(tmp_path / 'retrained.pth', T1, seed=5)
+    model = build([retrained, teachers[1]], tmp_path)  # building, evaluating: no cache use
+    model.eval()
+    model(*padded_batch(), mode='predict')
     with pytest.raises(ValueError, match=r'teacher0/meta.json.*checkpoint_sha256') as err:
-        build([retrained, teachers[1]], tmp_path)
+        step(model, *padded_batch())  # training: refused
     assert 'Delete' in str(err.value)
     # Another precision is another setup too.
     with pytest.raises(ValueError, match='storage_dtype'):
-        build(teachers, tmp_path, dtype='float16')
+        step(build(teachers, tmp_path, dtype='float16'), *padded_batch())
 
 
 def test_corrupt_entry_is_refused(teachers, tmp_path):
