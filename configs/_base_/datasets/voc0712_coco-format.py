@@ -1,8 +1,9 @@
-# PASCAL VOC 07+12 in COCO format, as written by mmdet's converter:
-#   python mmdetection/tools/dataset_converters/pascal_voc.py data/VOCdevkit \
-#       -o data/VOCdevkit/annotations --out-format coco
-# then merge voc07_trainval.json + voc12_trainval.json into voc0712_trainval.json (mmdet's
-# voc0712-cocofmt config expects that file too). Max image side 512 (paper §IV-A2).
+# PASCAL VOC 07+12 in COCO format: extract VOCtrainval_06-Nov-2007.tar,
+# VOCtest_06-Nov-2007.tar and VOCtrainval_11-May-2012.tar into data/, then
+#   python tools/dataset_converters/prepare_voc.py data/VOCdevkit
+# writes annotations/voc0712_trainval.json (07+12 trainval) and voc07_test.json (07 test),
+# as mmdet's own VOC converter would (difficult objects as iscrowd=1, i.e. ignored).
+# Max image side 512 (paper §IV-A2).
 dataset_type = 'CocoSubsetDataset'
 data_root = 'data/VOCdevkit/'
 backend_args = None

@@ -1,5 +1,6 @@
-# DETR R50 as in the paper (UP-DETR architecture: 6 encoder / 6 decoder layers, 256 dims,
-# 8 heads, FFN 2048, 100 queries, softmax head with a background class). The backbone starts
+# mmdet's post-norm DETR R50 at the paper's sizes (6 encoder / 6 decoder layers, 256 dims,
+# 8 heads, FFN 2048, 100 queries, softmax head with a background class). The paper's (and
+# UP-DETR's) architecture is the pre-norm variant: ./detr-prenorm_r50.py. The backbone starts
 # from torchvision's ImageNet weights when they can be downloaded; the paper used SwAV
 # weights: pass a local file with
 #   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet50.pth

@@ -1,9 +1,10 @@
 from .conditional_detr_any_dim import ConditionalDETRAnyDim
-from .ka_detr_student import (KAConditionalDETRStudent, KADABDETRStudent,
-                              KADETRStudent)
+from .ka_detr_student import (KAConditionalDETRStudent, KADABDETRStudent, KADETRStudent,
+                              KAPreNormDETRStudent)
+from .prenorm_detr import PreNormDETR
 from .sequence_extension import SequenceExtensionMixin
 
 __all__ = [
     'ConditionalDETRAnyDim', 'KADETRStudent', 'KAConditionalDETRStudent', 'KADABDETRStudent',
-    'SequenceExtensionMixin'
+    'KAPreNormDETRStudent', 'PreNormDETR', 'SequenceExtensionMixin'
 ]

@@ -3,6 +3,7 @@ from mmdet.models.detectors import DABDETR, DETR
 from mmdet.registry import MODELS
 
 from .conditional_detr_any_dim import ConditionalDETRAnyDim
+from .prenorm_detr import PreNormDETR
 from .sequence_extension import SequenceExtensionMixin
 
 
@@ -20,6 +21,14 @@ class KADETRStudent(SequenceExtensionMixin, DETR):
         >>> model = dict(type='KADETRStudent', num_teachers=2,
         ...              compression=dict(strategy='redundancy'), **detr_model_cfg)
     """
+
+
+@MODELS.register_module()
+class KAPreNormDETRStudent(SequenceExtensionMixin, PreNormDETR):
+    """Pre-norm DETR student (the paper's DETR, ``pre_norm``); see
+    :class:`SequenceExtensionMixin`. The encoder's final LayerNorm acts per token, so folding
+    the segments into the batch is still exact; hooked ``encoder.layers.{l}`` outputs are the
+    residual stream before that norm (as the teachers' are, when they are pre-norm too)."""
 
 
 @MODELS.register_module()

@@ -3,11 +3,17 @@ from .block_attention import (block_diagonal_mask, block_encoder_forward, fold_s
 from .conditional_detr_decoder import AnyDimConditionalDetrDecoder
 from .distillation_points import (DistillationPointSampler, check_point_compatible,
                                   decode_points, detector_family, encode, query_dim)
+from .prenorm_detr_layers import (PreNormDetrTransformerDecoder,
+                                  PreNormDetrTransformerDecoderLayer,
+                                  PreNormDetrTransformerEncoder,
+                                  PreNormDetrTransformerEncoderLayer)
 from .sequence_compression import (SequenceCompressor, gather_tokens, select_by_redundancy,
                                    token_redundancy)
 
 __all__ = [
-    'AnyDimConditionalDetrDecoder', 'DistillationPointSampler', 'SequenceCompressor',
+    'AnyDimConditionalDetrDecoder', 'DistillationPointSampler', 'PreNormDetrTransformerDecoder',
+    'PreNormDetrTransformerDecoderLayer', 'PreNormDetrTransformerEncoder',
+    'PreNormDetrTransformerEncoderLayer', 'SequenceCompressor',
     'block_diagonal_mask', 'block_encoder_forward', 'check_point_compatible', 'decode_points',
     'detector_family', 'encode', 'fold_segments', 'gather_tokens', 'query_dim',
     'select_by_redundancy', 'token_redundancy', 'unfold_segments'
