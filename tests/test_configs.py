@@ -101,3 +101,22 @@ def _check_distillation_config(cfg):
     check_point_compatible(teacher, student)
     assert teacher.bbox_head.num_classes == student.bbox_head.num_classes == \
         len(cfg.model.classes)
+
+
+def test_voc_and_coco_follow_the_papers_recipe():
+    """Pre-norm DETR (UP-DETR's layout); VOC 200 epochs with the step at 150, test at short
+    side 300 / max 512; teachers start from the converted UP-DETR weights."""
+    voc = Config.fromfile(osp.join(REPO, 'configs/ka/voc_2t.py'))
+    assert voc.model.student.type == 'KAPreNormDETRStudent'
+    assert voc.train_cfg.max_epochs == 200
+    assert [s.milestones for s in voc.param_scheduler if s.type == 'MultiStepLR'] == [[150]]
+    resize = [t for t in voc.test_pipeline if t.type == 'Resize'][0]
+    assert tuple(resize.scale) == (512, 300)
+    coco = Config.fromfile(osp.join(REPO, 'configs/ka/coco_2t.py'))
+    assert coco.model.student.type == 'KAPreNormDETRStudent' and coco.train_cfg.max_epochs == 60
+    for ka in (voc, coco):
+        for teacher in ka.model.teachers:
+            cfg = Config.fromfile(osp.join(REPO, teacher['config']))
+            assert cfg.model.type == 'PreNormDETR' and cfg.model.backbone.init_cfg is None
+            assert cfg.load_from == 'checkpoints/up-detr-pre-training-60ep-imagenet_mmdet.pth'
+            assert teacher['checkpoint'].endswith(f'epoch_{cfg.train_cfg.max_epochs}.pth')

@@ -2,9 +2,9 @@
 # compressed back to n tokens (the paper reports Student_slim for this setting).
 _base_ = './voc_2t.py'
 teacher_configs = [
-    f'configs/teachers/detr_r50_4xb8-150e_voc0712-t{t}of4.py' for t in range(1, 5)]
+    f'configs/teachers/detr-prenorm_r50_4xb8-200e_voc0712-t{t}of4.py' for t in range(1, 5)]
 teacher_checkpoints = [
-    f'work_dirs/detr_r50_4xb8-150e_voc0712-t{t}of4/epoch_150.pth' for t in range(1, 5)]
+    f'work_dirs/detr-prenorm_r50_4xb8-200e_voc0712-t{t}of4/epoch_200.pth' for t in range(1, 5)]
 model = dict(
     student=dict(num_teachers=4, compression=dict(strategy='redundancy', attention='full')),
     teachers=[dict(config=c, checkpoint=k) for c, k in zip(teacher_configs, teacher_checkpoints)])

@@ -34,7 +34,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=(max_side, short_sides[-1]), keep_ratio=True),
+    # Test scale of the authors' code: short side 300, max side 512.
+    dict(type='Resize', scale=(max_side, 300), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
