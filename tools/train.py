@@ -1,6 +1,6 @@
 """Train a detector or an amalgamation with MMEngine's Runner (mmdet's tools/train.py CLI).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]]
+    python tools/train.py CONFIG [--work-dir DIR] [--amp | --no-amp] [--resume [CKPT]]
                           [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-process runs go through tools/dist_train.sh (torchrun); on machines without a GPU the
@@ -23,6 +23,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
                         help='enable automatic mixed precision training (GPU)')
+    parser.add_argument('--no-amp', action='store_true',
+                        help='train in float32 a config that asks for AMP (e.g. the paper '
+                        'configs on a machine without a GPU)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch size / auto_scale_lr.base_batch_size')
     parser.add_argument(
@@ -52,6 +55,13 @@ def build_config(args) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp and args.no_amp:
+        raise ValueError('--amp and --no-amp contradict each other; give one.')
+    if args.no_amp and cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        # OptimWrapper takes neither loss scaling nor an AMP dtype.
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            cfg.optim_wrapper.pop(key, None)
+        cfg.optim_wrapper.type = 'OptimWrapper'
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'OptimWrapper':

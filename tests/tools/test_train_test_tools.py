@@ -117,3 +117,17 @@ def test_test_tool_missing_checkpoint_is_named(tmp_path):
 def test_train_tool_missing_config_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='missing_cfg.py'):
         load_tool('train').main([str(tmp_path / 'missing_cfg.py')])
+
+
+def test_train_tool_amp_switches():
+    """--no-amp turns the paper configs' AMP off (CPU); --amp turns it on; not both."""
+    train = load_tool('train')
+    voc = osp.join(REPO, 'configs/baselines/detr-prenorm_r50_4xb8-200e_voc0712.py')
+    assert train.build_config(train.parse_args([voc])).optim_wrapper.type == 'AmpOptimWrapper'
+    off = train.build_config(train.parse_args([voc, '--no-amp'])).optim_wrapper
+    assert off.type == 'OptimWrapper' and 'loss_scale' not in off
+    assert off.clip_grad.max_norm == 0.1 and off.paramwise_cfg  # the rest is kept
+    on = train.build_config(train.parse_args([SHAPES_T1OF2, '--amp'])).optim_wrapper
+    assert on.type == 'AmpOptimWrapper' and on.loss_scale == 'dynamic'
+    with pytest.raises(ValueError, match='contradict'):
+        train.build_config(train.parse_args([voc, '--amp', '--no-amp']))
