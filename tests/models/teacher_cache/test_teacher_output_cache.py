@@ -220,7 +220,9 @@ def _ddp_steps(rank, teachers, cache_dir):
     reference = step(model, inputs, samples, cached=False)
     step(model, inputs, samples)
     served = step(model, inputs, samples)
-    same = all(torch.allclose(served[0][k], reference[0][k], rtol=0, atol=0)
+    # If the other rank wrote image 99 first, this rank's fill ran its teachers on its own
+    # image alone, which may round differently from the two-image batch in the last bits.
+    same = all(torch.allclose(served[0][k], reference[0][k], rtol=1e-5, atol=1e-6)
                for k in reference[0])
     return dict(same=same, hits=model.teacher_cache.stats['hits'],
                 misses=model.teacher_cache.stats['misses'])
