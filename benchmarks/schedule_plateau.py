@@ -104,9 +104,14 @@ def write_report(args, runs: Dict[tuple, Config], minutes: float) -> None:
         if ap is not None:
             finals[epochs].append(ap)
         done = max((e for e, _, _ in curve), default=0)
-        rows.append(f'| {epochs} | {seed} | ' + (f'{ap:.1f}' if ap is not None else
-                                                 f'training (validated to epoch {done})')
-                    + f" | {f'{seconds / 60:.0f}' if seconds else '—'} |")
+        if ap is not None:
+            cell = f'{ap:.1f}'
+        elif osp.isfile(osp.join(runs[epochs, seed].work_dir, 'train.log')):
+            cell = f'training (validated to epoch {done})'
+        else:
+            cell = 'not run'
+        rows.append(f'| {epochs} | {seed} | {cell} | '
+                    f"{f'{seconds / 60:.0f}' if seconds else '—'} |")
     lines = [
         f'# Schedule plateau: `{osp.basename(args.config)}`', '',
         f'Command: `python benchmarks/schedule_plateau.py --config {args.config} --schedules '
