@@ -48,7 +48,8 @@ def parse_args(argv=None):
     parser.add_argument('--schedules', type=int, nargs='+', default=[12, 24, 48])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--val-interval', type=int, default=4)
-    parser.add_argument('--jobs', type=int, default=2, help='runs trained at once')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='runs trained at once; each gets cores / jobs threads')
     parser.add_argument('--report-only', action='store_true',
                         help='write the report from what the runs logged so far')
     parser.add_argument('--data-root', default='data/shapes')
@@ -118,7 +119,8 @@ def write_report(args, runs: Dict[tuple, Config], minutes: float) -> None:
         f'{" ".join(map(str, args.schedules))} --seeds {" ".join(map(str, args.seeds))} '
         f'--val-interval {args.val_interval} --jobs {args.jobs}`  ',
         f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; this invocation {minutes:.1f} min '
-        f'({args.jobs} runs at once, 1 thread each when 2 cores).  ',
+        f'({args.jobs} training slots of {max(1, (os.cpu_count() or 1) // args.jobs)} '
+        'thread(s) each).  ',
         f'Provenance: {provenance(args.seeds)}.  ',
         f'Data: the medium embedded data, {NUM_TRAIN} train / {NUM_VAL} val images; AP in '
         'points on the val split, all classes of the config. Each schedule is a run of its '
@@ -146,8 +148,9 @@ def main(argv=None):
         todo = [(osp.basename(c.work_dir), c) for (e, _), c in
                 sorted(runs.items(), key=lambda item: -item[0][0])
                 if not osp.isfile(last_checkpoint(c))]
-        run_training_jobs(todo, osp.join(REPO, 'tools/train.py'),
-                          min(args.jobs, max(1, len(todo))),
+        # `--jobs` slots of cores / jobs threads each, also when fewer runs are left (a
+        # run started beside another invocation's should not take both cores).
+        run_training_jobs(todo, osp.join(REPO, 'tools/train.py'), args.jobs,
                           log=lambda msg: print(f'[plateau] {msg}', flush=True))
     write_report(args, runs, (time.time() - start) / 60)
 
