@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import resource
 import statistics
 import subprocess
@@ -51,7 +50,7 @@ from mmdet.utils import register_all_modules  # noqa: E402
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.models.losses import TaskAmalgamationLoss  # noqa: E402
-from mmka.utils import provenance, set_data_root  # noqa: E402
+from mmka.utils import cpu_name, provenance, set_data_root  # noqa: E402
 
 VARIANTS = ('raw', 'raw_ext', 'ka', 'ka_cheap', 'ka_cached')
 EXACTNESS_BATCHES = 4
@@ -90,16 +89,6 @@ def build_model(cfg: Config, variant: str, tmp: str, device: torch.device,
     if variant == 'ka_cached':
         model.teacher_cache.check_pipeline(cfg.train_dataloader.dataset.pipeline)
     return model
-
-
-def cpu_name() -> str:
-    """The CPU model (Linux), else the architecture."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next(line.split(':', 1)[1].strip() for line in f
-                        if line.startswith('model name'))
-    except (OSError, StopIteration):
-        return f'{platform.processor() or platform.machine()} CPU'
 
 
 def cfg_teachers(config: str) -> list:

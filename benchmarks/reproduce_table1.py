@@ -132,9 +132,13 @@ def keyed(cfg: Config, name: str, work_dir: str) -> Config:
     """Set ``cfg.work_dir`` to ``<work_dir>/<name>-<hash of the config>``."""
     cfg.work_dir = None
     key = hashlib.sha1(cfg.pretty_text.encode()).hexdigest()[:10]
-    slug = ''.join(c if c.isalnum() else '-' for c in name.lower()).strip('-')
-    cfg.work_dir = osp.join(work_dir, f'{slug}-{key}')
+    cfg.work_dir = osp.join(work_dir, f'{slug(name)}-{key}')
     return cfg
+
+
+def slug(name: str) -> str:
+    """``name`` as a folder name: lower case, every other character as '-'."""
+    return ''.join(c if c.isalnum() else '-' for c in name.lower()).strip('-')
 
 
 def teacher_jobs(args) -> List[Config]:
@@ -163,9 +167,8 @@ def student_job(name: str, args, teachers: List[Config], seed: int) -> Config:
         # serves exactly what the teachers computed: the same training as without it. The
         # seeds of a row share its cache (same teachers, same hooks).
         teachers_key = '-'.join(osp.basename(t.work_dir) for t in teachers)
-        slug = ''.join(c if c.isalnum() else '-' for c in name.lower()).strip('-')
         use_teacher_cache(cfg, osp.join(args.work_dir, 'teacher_cache',
-                                        f'{slug}-{teachers_key}'), dtype='float32')
+                                        f'{slug(name)}-{teachers_key}'), dtype='float32')
     elif cfg.model.type.startswith('KA'):  # Raw_ext: N input projections, no teachers
         cfg.model.num_teachers = num
     return keyed(cfg, f'{name}-seed{seed}', args.work_dir)

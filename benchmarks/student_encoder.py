@@ -18,7 +18,6 @@ import copy
 import datetime
 import os
 import os.path as osp
-import platform
 import shlex
 import statistics
 import sys
@@ -34,7 +33,7 @@ from mmdet.utils import register_all_modules
 
 import mmka  # noqa: F401
 from mmka.models.layers import block_encoder_forward
-from mmka.utils import provenance
+from mmka.utils import cpu_name, provenance
 from mmka.utils.complexity import dummy_data_samples, model_complexity
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -148,13 +147,7 @@ def complexity(models, size, device):
 def machine(device):
     if device.type == 'cuda':
         return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
-    except (OSError, StopIteration):
-        pass
-    return f'{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}'
+    return f'{cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}'
 
 
 def report(args, enc, inf, flops):

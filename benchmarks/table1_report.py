@@ -1,7 +1,6 @@
 """The markdown table, learning-curve PNG and findings of reproduce_table1.py."""
 import os
 import os.path as osp
-import platform
 import shlex
 import statistics
 import sys
@@ -10,7 +9,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from mmka.utils import mmka_commit, provenance
+from mmka.utils import cpu_name, mmka_commit, provenance
 
 AP_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 
@@ -134,13 +133,7 @@ def plot_curves(rows: Dict[str, List[dict]], path: str) -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
-    except (OSError, StopIteration):
-        pass
-    return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}'
+    return f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}'
 
 
 def other_commits(rows: Dict[str, List[dict]], commit: str) -> List[str]:

@@ -1,5 +1,6 @@
 """What a results file needs to be reproduced: the code version, the seeds, teacher precision."""
 import os.path as osp
+import platform
 import subprocess
 from typing import Dict, Iterable, List, Mapping, Optional
 
@@ -19,6 +20,15 @@ def mmka_commit(repo: str = REPO) -> str:
     except (OSError, subprocess.SubprocessError):
         return 'unknown'
     return commit + ('+dirty' if dirty else '')
+
+
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo`` (Linux), else the architecture."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def _git(repo: str, *args: str) -> str:
