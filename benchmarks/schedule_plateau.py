@@ -15,7 +15,7 @@ The report (a table of final AP per schedule and seed, every validation of every
 rule's verdict) is written after training, and by ``--report-only`` at any time from what
 the runs have logged so far: runs still training show their partial curves and no final AP.
 Runs are cached by config (as in ``reproduce_table1.py``): a rerun trains only what is
-missing.
+missing, and a run stopped part-way resumes from its last validation's checkpoint.
 """
 import argparse
 import os
@@ -68,7 +68,13 @@ def run_cfg(args, epochs: int, seed: int) -> Config:
     table1 = SimpleNamespace(size='medium', data_root=args.data_root)
     cfg = schedule(args.config, table1, epochs, seed)
     cfg.train_cfg.val_interval = args.val_interval
-    return keyed(cfg, f'e{epochs}-seed{seed}', args.work_dir)
+    cfg = keyed(cfg, f'e{epochs}-seed{seed}', args.work_dir)
+    # Long runs outlive a session: checkpoint every validation and resume from the last
+    # one. Set after keying, since neither changes what is trained (the sampler reseeds
+    # every epoch); a resumed run's train_time.json counts only its own epochs.
+    cfg.default_hooks.checkpoint.interval = args.val_interval
+    cfg.resume = True
+    return cfg
 
 
 def final_ap(curve: List[list], epochs: int) -> Optional[float]:
