@@ -1,6 +1,7 @@
 from .block_attention import (block_diagonal_mask, block_encoder_forward, fold_segments,
                               unfold_segments)
 from .conditional_detr_decoder import AnyDimConditionalDetrDecoder
+from .dino_decoder import AnyDimDinoTransformerDecoder
 from .distillation_points import (DistillationPointSampler, check_point_compatible,
                                   decode_points, detector_family, encode, query_dim)
 from .prenorm_detr_layers import (PreNormDetrTransformerDecoder,
@@ -11,7 +12,7 @@ from .sequence_compression import (SequenceCompressor, gather_tokens, select_by_
                                    token_redundancy)
 
 __all__ = [
-    'AnyDimConditionalDetrDecoder', 'DistillationPointSampler', 'PreNormDetrTransformerDecoder',
+    'AnyDimConditionalDetrDecoder', 'AnyDimDinoTransformerDecoder', 'DistillationPointSampler', 'PreNormDetrTransformerDecoder',
     'PreNormDetrTransformerDecoderLayer', 'PreNormDetrTransformerEncoder',
     'PreNormDetrTransformerEncoderLayer', 'SequenceCompressor',
     'block_diagonal_mask', 'block_encoder_forward', 'check_point_compatible', 'decode_points',
