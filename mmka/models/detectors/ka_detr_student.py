@@ -1,8 +1,10 @@
 """KA-DETR students: mmdet DETR-family detectors with an extended encoder sequence."""
-from mmdet.models.detectors import DABDETR, DETR
+from mmdet.models.detectors import DABDETR, DETR, DeformableDETR
 from mmdet.registry import MODELS
 
 from .conditional_detr_any_dim import ConditionalDETRAnyDim
+from .dino_any_dim import DINOAnyDim
+from .multiscale_sequence_extension import MultiScaleSequenceExtensionMixin
 from .prenorm_detr import PreNormDETR
 from .sequence_extension import SequenceExtensionMixin
 
@@ -41,3 +43,19 @@ class KADABDETRStudent(SequenceExtensionMixin, DABDETR):
     """DAB-DETR student; see :class:`SequenceExtensionMixin`. DAB-DETR's encoder scales the
     positional encoding by an MLP of each token, a per-token operation, so folding the
     segments into the batch is still exact."""
+
+
+@MODELS.register_module()
+class KADeformableDETRStudent(MultiScaleSequenceExtensionMixin, DeformableDETR):
+    """Deformable DETR student (single- or two-stage, with or without box refinement): N
+    multi-level projections, per-segment deformable encoder, decoder over N·L levels; see
+    :class:`MultiScaleSequenceExtensionMixin`. Loads plain ``DeformableDETR`` checkpoints."""
+
+
+@MODELS.register_module()
+class KADINOStudent(MultiScaleSequenceExtensionMixin, DINOAnyDim):
+    """DINO student (any embed dims); see :class:`MultiScaleSequenceExtensionMixin`. Loads
+    plain mmdet ``DINO`` checkpoints. Two-stage query selection ranks positions by the best
+    class logit, as DINO does, over the best segment of each position."""
+
+    proposal_score = 'max'
