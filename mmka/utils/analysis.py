@@ -194,7 +194,7 @@ def extended_sequence(student: nn.Module, data: dict) -> Tuple[torch.Tensor, tor
     """
     maps = student.extract_feat(data['inputs'])  # N projections (B, C, h, w)
     seq = torch.cat([map_to_tokens(m) for m in maps], dim=1)
-    valid = valid_token_mask(data['data_samples'], maps[0].shape[-2:], seq.device)
+    valid = valid_token_mask(data['data_samples'], [maps[0].shape[-2:]], seq.device)
     return seq, (~valid).repeat(1, len(maps))
 
 

@@ -184,11 +184,11 @@ def main(argv=None) -> List[List[np.ndarray]]:
     rows = []  # (image or None, maps, titles, kept-segment map or None)
     for item in items:
         s_seqs, s_hw, s_data, kept = student_sequences(student, item, args.layers)
-        s_valid = valid_token_mask(s_data['data_samples'], s_hw, s_data['inputs'].device)
+        s_valid = valid_token_mask(s_data['data_samples'], [s_hw], s_data['inputs'].device)
         t_maps = []
         for teacher, _ in teachers:
             t_seqs, t_hw, t_data = teacher_sequences(teacher, item, args.layers)
-            t_valid = valid_token_mask(t_data['data_samples'], t_hw, t_data['inputs'].device)
+            t_valid = valid_token_mask(t_data['data_samples'], [t_hw], t_data['inputs'].device)
             t_maps.append([reduce_maps(s, t_valid, t_hw, args.reduce)[0] for s in t_seqs])
         image = image_rgb(item)
         for k, spec in enumerate(args.layers):

@@ -7,7 +7,8 @@ from torch import Tensor
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from .base import SequenceHintHook
-from .sequence_utils import channel_normalize, masked_mse, neck_tokens, valid_token_mask
+from .sequence_utils import (channel_normalize, check_same_levels, feature_levels, masked_mse, neck_shapes,
+                             neck_tokens, valid_token_mask)
 
 
 @MODELS.register_module()
@@ -28,6 +29,7 @@ class SequenceAggregation(SequenceHintHook):
             raise ValueError('SAG hints a plain student (one input projection); got an '
                              'extended student. Use SequenceAmalgamation for it, or a plain '
                              'detector (e.g. ConditionalDETRAnyDim) as the student.')
+        check_same_levels(student, teachers)
         depth = len(student.encoder.layers)
         self.layer_ids: List[int] = (list(range(depth)) if self.encoder_layers == 'all'
                                      else list(self.encoder_layers))
@@ -51,12 +53,14 @@ class SequenceAggregation(SequenceHintHook):
         return list(self.hinted)
 
     def loss(self, student: nn.Module, data_samples: SampleList) -> Dict[str, Tensor]:
-        hw = self.student_recorder['neck'][-1].shape[-2:]
+        levels = feature_levels(student)
+        shapes = neck_shapes(self.student_recorder['neck'], levels)
         losses = {}
         for name in self.hinted:
-            as_tokens = neck_tokens if name == 'neck' else (lambda x: x)
+            def as_tokens(x):
+                return neck_tokens(x, levels) if name == 'neck' else x
             student_seq = as_tokens(self.student_recorder[name])
-            valid = valid_token_mask(data_samples, hw, student_seq.device)
+            valid = valid_token_mask(data_samples, shapes, student_seq.device)
             projs = self.projections[name.replace('.', '_')]
             aggregated = sum(proj(as_tokens(rec[name]).float())
                              for proj, rec in zip(projs, self.teacher_recorders))

@@ -9,7 +9,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..layers.sequence_compression import gather_tokens
 from .base import SequenceHintHook
-from .sequence_utils import channel_normalize, masked_mse, neck_tokens, valid_token_mask
+from .sequence_utils import (channel_normalize, check_same_levels, feature_levels, masked_mse,
+                             neck_shapes, neck_tokens, valid_token_mask)
 
 REDUCTIONS = ('mean', 'sum')
 
@@ -56,6 +57,7 @@ class SequenceAmalgamation(SequenceHintHook):
                 f'SA needs an extended student with one segment per teacher: the student has '
                 f'num_teachers={getattr(student, "num_teachers", None)!r}, there are '
                 f'{len(teachers)} teachers (use a KA*Student with num_teachers={len(teachers)}).')
+        check_same_levels(student, teachers)
         depth = len(student.encoder.layers)
         layers = range(depth) if self.encoder_layers == 'all' else self.encoder_layers
         for t, teacher in enumerate(teachers):
@@ -85,10 +87,12 @@ class SequenceAmalgamation(SequenceHintHook):
 
     def loss(self, student: nn.Module, data_samples: SampleList) -> Dict[str, Tensor]:
         losses = {}
+        levels = feature_levels(student)
         if self.projection:
-            pairs = [(neck_tokens(self.student_recorder[f'neck.{t}']), neck_tokens(rec['neck']))
+            pairs = [(neck_tokens(self.student_recorder[f'neck.{t}'], levels),
+                      neck_tokens(rec['neck'], levels))
                      for t, rec in enumerate(self.teacher_recorders)]
-            losses['loss_sa_proj'] = self._segment_loss(pairs, data_samples)
+            losses['loss_sa_proj'] = self._segment_loss(pairs, data_samples, levels)
         for i in self.layer_ids:
             name = f'encoder.layers.{i}'
             student_seq = student.encoder_layer_segments(self.student_recorder[name])
@@ -98,14 +102,15 @@ class SequenceAmalgamation(SequenceHintHook):
                 pairs = [(student_seq, gather_tokens(torch.cat(teacher_seqs, 1), kept))]
             else:  # (B, N, n, C): segment t vs teacher t
                 pairs = list(zip(student_seq.unbind(1), teacher_seqs))
-            losses[f'loss_sa_enc{i}'] = self._segment_loss(pairs, data_samples)
+            losses[f'loss_sa_enc{i}'] = self._segment_loss(pairs, data_samples, levels)
         scale = self.loss_weight * (len(self.teacher_recorders) if self.reduction == 'sum' else 1)
         return {k: v * scale for k, v in losses.items()}
 
-    def _segment_loss(self, pairs, data_samples: SampleList) -> Tensor:
-        """The mean over pairs of the normalised MSE of (B, n, C) sequences."""
-        hw = self.student_recorder['neck.0'][-1].shape[-2:]
-        valid = valid_token_mask(data_samples, hw, pairs[0][1].device)
+    def _segment_loss(self, pairs, data_samples: SampleList, levels: int) -> Tensor:
+        """The mean over pairs of the normalised MSE of (B, n, C) sequences (n tokens over
+        ``levels`` levels; padding excluded on every level)."""
+        shapes = neck_shapes(self.student_recorder['neck.0'], levels)
+        valid = valid_token_mask(data_samples, shapes, pairs[0][1].device)
         total = 0.
         for student_seq, teacher_seq in pairs:
             if student_seq.shape != teacher_seq.shape:

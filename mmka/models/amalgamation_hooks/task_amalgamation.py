@@ -21,7 +21,8 @@ class TaskAmalgamation(AmalgamationHook):
     """The student mimics the teachers' pooled soft predictions (eqs. 9-11).
 
     Records the output of every ``bbox_head`` forward — per-layer class logits
-    (L, B, m, K) and normalised (cx, cy, w, h) boxes (L, B, m, 4) — pads the teachers'
+    (L, B, m, K) and normalised (cx, cy, w, h) boxes (L, B, m, 4); denoising queries (DINO)
+    are left out — pads the teachers'
     last-layer predictions to the student's classes by name, keeps the confident ones
     (:class:`SoftTargetBuilder`), matches them to the student's queries and applies
     :class:`TaskAmalgamationLoss`.
@@ -83,7 +84,10 @@ class TaskAmalgamation(AmalgamationHook):
         teacher_outs = [rec['bbox_head'] for rec in self.teacher_recorders]
         targets = self.builder([cls[-1] for cls, _ in teacher_outs],
                                [box[-1] for _, box in teacher_outs])
-        all_cls, all_boxes = self.student_recorder['bbox_head']
+        # DINO's training forward puts its denoising queries first: distil the last
+        # num_queries, the detection queries (all of them for the other detectors).
+        all_cls, all_boxes = (x[:, :, -student.num_queries:]
+                              for x in self.student_recorder['bbox_head'])
         metas = [s.metainfo for s in data_samples]
         if self.aux_layers:
             losses = self.criterion.loss_by_layers(all_cls, all_boxes, targets, metas)

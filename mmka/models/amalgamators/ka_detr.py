@@ -10,7 +10,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ...datasets.partitions import check_partition
 from ..amalgamation_hooks.recorder import OutputRecorder
-from ..amalgamation_hooks.sequence_utils import neck_tokens
+from ..amalgamation_hooks.sequence_utils import feature_levels, neck_tokens
 from .base_distiller import FrozenTeacherDistiller, run_detector, run_encoder
 
 
@@ -109,5 +109,7 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         """Context in which the student compresses on X_T = X_t^1 ⊕ ... ⊕ X_t^N."""
         if not self._guide_recorders:
             return nullcontext()
-        guide = torch.cat([neck_tokens(r['neck']) for r in self._guide_recorders], dim=1)
+        levels = feature_levels(self.student)
+        guide = torch.cat([neck_tokens(r['neck'], levels) for r in self._guide_recorders],
+                          dim=1)
         return self.student.compression_guide(guide)

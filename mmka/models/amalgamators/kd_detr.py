@@ -8,8 +8,9 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..amalgamation_hooks.recorder import OutputRecorder
 from ..amalgamation_hooks.task_amalgamation import head_kind
-from ..layers.distillation_points import (DistillationPointSampler, check_point_compatible,
-                                          decode_points, encode, recorded_memory)
+from ..layers.distillation_points import (BOX_FAMILIES, DistillationPointSampler,
+                                          check_point_compatible, decode_points,
+                                          detector_family, encode, recorded_memory)
 from .base_distiller import FrozenTeacherDistiller, run_encoder
 
 
@@ -26,10 +27,13 @@ class KDDETRDistiller(FrozenTeacherDistiller):
        computation of ``student.loss``, so L_d and its gradients are those of training the
        student alone;
     3. the distillation points are drawn (:class:`DistillationPointSampler`: random general
-       points and the teacher's learned queries), after step 2 so that the student's
-       dropout draws the same random numbers as without distillation;
+       points and the teacher's learned queries — for two-stage Deformable DETR / DINO the
+       teacher's top-k encoder proposals of this batch), after step 2 so that the
+       student's dropout (and DINO's denoising queries) draw the same random numbers as
+       without distillation;
     4. teacher and student decode the same point groups over their own encoder memories,
-       in decoder calls separate from the detection queries (:func:`decode_points`), and
+       in decoder calls separate from the detection queries (and from DINO's denoising
+       queries: no ``dn_mask``, no ground truth in them) (:func:`decode_points`), and
        :class:`KDDETRLoss` compares every student decoder layer with the teacher's last.
 
     The student gains no parameters and its inference is untouched: ``predict`` is the
@@ -40,12 +44,14 @@ class KDDETRDistiller(FrozenTeacherDistiller):
     ``d{l}.loss_kd_*`` (see :class:`KDDETRLoss`).
 
     Args:
-        student (dict): the student detector (DETR, ConditionalDETR(AnyDim) or DABDETR).
+        student (dict): the student detector (DETR, ConditionalDETR(AnyDim), DABDETR,
+            DeformableDETR or DINO(AnyDim)).
         teacher (dict): ``dict(config=..., checkpoint=..., classes=None)``, see
             :func:`build_frozen_teacher`. Same family, embed dims and number of classes as
             the student; backbone and layer counts may differ.
         points (dict, optional): options of :class:`DistillationPointSampler`
-            (``num_general=300``, ``specific=True``, ``query_sampling='teacher_stats'``).
+            (``num_general=300``, ``specific=True``, ``query_sampling='teacher_stats'``,
+            ``box_sizes=(1/32, 1)``).
         loss (dict, optional): the distillation loss, default ``dict(type='KDDETRLoss')``
             (T = 10, class 1, L1 5, GIoU 2, every decoder layer).
         gt_loss_weight (float): λ_d. Default 1 (the student's loss unchanged); 0 trains on
@@ -54,7 +60,9 @@ class KDDETRDistiller(FrozenTeacherDistiller):
         classes (Sequence[str], optional): the dataset's classes in label order; if given,
             the teacher's classes must be exactly these.
         **teacher_options: ``teacher_dtype``, ``teacher_channels_last``, ``teacher_cache``
-            (see :class:`FrozenTeacherDistiller`).
+            (see :class:`FrozenTeacherDistiller`; no ``teacher_cache`` for Deformable DETR /
+            DINO, whose encoder calls carry per-batch level shapes the per-image cache
+            cannot split).
     """
 
     def __init__(self,
@@ -78,9 +86,9 @@ class KDDETRDistiller(FrozenTeacherDistiller):
             raise ValueError(f'gt_loss_weight must be >= 0, got {gt_loss_weight}.')
         self.gt_loss_weight = gt_loss_weight
         self.classes = None if classes is None else tuple(classes)
+        self.sampler = DistillationPointSampler(**dict(points or {}))
         self._check_compatible()
         self.head_kind = head_kind(self.student)
-        self.sampler = DistillationPointSampler(**dict(points or {}))
         self.criterion = MODELS.build(dict(loss or dict(type='KDDETRLoss')))
         # The teacher's memory, its padding mask and positions are the encoder's output and
         # call arguments.
@@ -93,13 +101,13 @@ class KDDETRDistiller(FrozenTeacherDistiller):
 
     def _check_compatible(self) -> None:
         teacher, student = self.teacher, self.student
-        check_point_compatible(teacher, student)
-        t_classes, s_classes = teacher.bbox_head.num_classes, student.bbox_head.num_classes
-        if t_classes != s_classes:
+        check_point_compatible(teacher, student, same_classes=True,
+                               specific=self.sampler.specific)
+        if self.teacher_cache is not None and detector_family(teacher) in BOX_FAMILIES:
             raise ValueError(
-                f'KD-DETR needs the same classes: the teacher head has {t_classes} classes, the '
-                f'student head {s_classes}. Set the student bbox_head.num_classes={t_classes} '
-                '(teachers on class subsets are amalgamated with KADETRAmalgamator).')
+                f'teacher_cache is not supported for a {type(teacher).__name__} teacher: its '
+                'encoder call carries per-batch level shapes (spatial_shapes) that the '
+                'per-image cache cannot store. Remove teacher_cache from the model config.')
         if self.classes is not None and self.classes != self.teacher_classes[0]:
             raise ValueError(f'The teacher classes {self.teacher_classes[0]} differ from '
                              f'classes={self.classes} (names and order must match).')
@@ -111,15 +119,16 @@ class KDDETRDistiller(FrozenTeacherDistiller):
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
         self.run_teachers(inputs, data_samples, run_encoder)
         teacher_memory = recorded_memory(self._memory_recorder)
-        student_memory, head_inputs = encode(self.student, inputs, data_samples)
+        student_memory, head_inputs = encode(self.student, inputs, data_samples,
+                                             queries=self.gt_loss_weight > 0)
         losses = {}
         if self.gt_loss_weight > 0:
             head_inputs.update(self.student.forward_decoder(**student_memory))
             gt_losses = self.student.bbox_head.loss(**head_inputs,
                                                     batch_data_samples=data_samples)
             losses.update({f'gt.{k}': v * self.gt_loss_weight for k, v in gt_losses.items()})
-        groups = self.sampler(self.teacher, len(data_samples))
         with self.teacher_context():
+            groups = self.sampler(self.teacher, len(data_samples), teacher_memory)
             teacher_logits, teacher_boxes = decode_points(self.teacher, groups, teacher_memory)
         student_logits, student_boxes = decode_points(self.student, groups, student_memory)
         losses.update(self.criterion(student_logits, student_boxes, teacher_logits[-1],

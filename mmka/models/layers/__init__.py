@@ -1,5 +1,6 @@
 from .block_attention import (block_diagonal_mask, block_encoder_forward, fold_segments,
                               unfold_segments)
+from .box_points import BoxGroup
 from .conditional_detr_decoder import AnyDimConditionalDetrDecoder
 from .dino_decoder import AnyDimDinoTransformerDecoder
 from .distillation_points import (DistillationPointSampler, check_point_compatible,
@@ -12,7 +13,8 @@ from .sequence_compression import (SequenceCompressor, gather_tokens, select_by_
                                    token_redundancy)
 
 __all__ = [
-    'AnyDimConditionalDetrDecoder', 'AnyDimDinoTransformerDecoder', 'DistillationPointSampler', 'PreNormDetrTransformerDecoder',
+    'AnyDimConditionalDetrDecoder', 'AnyDimDinoTransformerDecoder', 'BoxGroup',
+    'DistillationPointSampler', 'PreNormDetrTransformerDecoder',
     'PreNormDetrTransformerDecoderLayer', 'PreNormDetrTransformerEncoder',
     'PreNormDetrTransformerEncoderLayer', 'SequenceCompressor',
     'block_diagonal_mask', 'block_encoder_forward', 'check_point_compatible', 'decode_points',

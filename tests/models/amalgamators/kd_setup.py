@@ -1,4 +1,5 @@
-"""Tiny DETR / Conditional DETR / DAB-DETR teachers and students for the KD-DETR tests."""
+"""Tiny DETR / Conditional DETR / DAB-DETR / Deformable DETR / DINO teachers and students
+for the KD-DETR tests."""
 import copy
 import os.path as osp
 
@@ -8,6 +9,7 @@ from mmengine.config import Config
 from mmdet.registry import MODELS
 
 from ...conftest import REPO
+from ..detectors.dino_setup import tiny_dino_cfg
 from .tiny_setup import CLASSES
 
 BASELINES = {
@@ -65,3 +67,40 @@ def build_kd(teacher: dict, student: dict, **kwargs):
     model = MODELS.build(cfg)
     model.init_weights()
     return model
+
+
+def tiny_dino(num_classes: int = len(CLASSES), embed_dims: int = 32, enc_layers: int = 1,
+              dec_layers: int = 2, base_channels: int = 16, num_queries: int = 5) -> dict:
+    """:func:`tiny_dino_cfg` (a ``DINOAnyDim``, 3 levels) with the KD tests' classes and
+    the sizes of :func:`tiny_cfg`."""
+    cfg = tiny_dino_cfg(embed_dims, num_classes, num_queries)
+    cfg['backbone']['base_channels'] = base_channels
+    cfg['neck']['in_channels'] = [base_channels * 2, base_channels * 4]
+    cfg['encoder']['num_layers'] = enc_layers
+    cfg['decoder']['num_layers'] = dec_layers
+    return cfg
+
+
+def tiny_deformable(as_two_stage: bool, with_box_refine: bool, **kwargs) -> dict:
+    """The same tiny model as mmdet's ``DeformableDETR``. Two-stage needs embed_dims=256
+    (mmdet 3.3's proposal embedding is 4·128 wide)."""
+    cfg = tiny_dino(**kwargs)
+    del cfg['dn_cfg']
+    cfg.update(type='DeformableDETR', as_two_stage=as_two_stage,
+               with_box_refine=with_box_refine)
+    cfg['bbox_head']['type'] = 'DeformableDETRHead'
+    return cfg
+
+
+#: Tiny models of the box families: DINO, and Deformable DETR single-stage (with and without
+#: box refinement) and two-stage.
+BOX_KINDS = ('dino', 'deformable', 'deformable_refine', 'deformable_two_stage')
+
+
+def tiny_box_cfg(kind: str, **kwargs) -> dict:
+    """The tiny model of ``kind`` (one of :data:`BOX_KINDS`)."""
+    if kind == 'dino':
+        return tiny_dino(**kwargs)
+    if kind == 'deformable_two_stage':
+        return tiny_deformable(True, True, **dict(dict(embed_dims=256), **kwargs))
+    return tiny_deformable(False, kind == 'deformable_refine', **kwargs)

@@ -1,0 +1,145 @@
+"""KA with multi-scale teachers and students (DINO): SA over every level, TA without the
+denoising queries, SAG, the Ensemble, compression guided by the teachers."""
+import copy
+
+import pytest
+import torch
+
+from mmdet.registry import MODELS
+from mmka.models.amalgamation_hooks.sequence_utils import neck_shapes, valid_token_mask
+
+from ..detectors.dino_setup import batch, tiny_dino_cfg
+from .tiny_setup import CLASSES, T1, T2, save_teacher
+
+DIMS = 32
+
+
+def _save_dino_teacher(path, classes, seed):
+    torch.manual_seed(seed)
+    cfg = tiny_dino_cfg(DIMS, num_classes=len(classes))
+    model = MODELS.build(copy.deepcopy(cfg))  # mmdet's DINO writes into its config
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(path))
+    return dict(config=dict(model=cfg), checkpoint=str(path), classes=tuple(classes))
+
+
+@pytest.fixture(scope='module')
+def teachers(tmp_path_factory):
+    root = tmp_path_factory.mktemp('dino_teachers')
+    return [_save_dino_teacher(root / 't1.pth', T1, 1), _save_dino_teacher(root / 't2.pth', T2, 2)]
+
+
+def _student(**kwargs):
+    return dict(tiny_dino_cfg(DIMS, num_classes=len(CLASSES)), type='KADINOStudent',
+                num_teachers=2, **kwargs)
+
+
+def build(teachers, hooks, student=None, **kwargs):
+    model = MODELS.build(dict(type='KADETRAmalgamator', student=student or _student(),
+                              teachers=teachers, classes=CLASSES, hooks=hooks, **kwargs))
+    model.init_weights()
+    return model.train()
+
+
+def _batch():
+    return batch(padded=True, num_classes=len(CLASSES))
+
+
+def test_sa_and_ta_train_a_dino_student(teachers):
+    model = build(teachers, [dict(type='SequenceAmalgamation'),
+                             dict(type='TaskAmalgamation', targets=dict(score_thr=0.0))])
+    losses = model.loss(*_batch())
+    assert {'loss_sa_proj', 'loss_sa_enc0', 'loss_ta_cls', 'loss_ta_bbox', 'loss_ta_iou',
+            'gt.loss_cls', 'gt.enc_loss_cls', 'gt.dn_loss_cls'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.student.neck[1].convs[0].conv.weight.grad.abs().sum() > 0
+    assert model.student.neck[1].extra_convs[0].conv.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.teachers.parameters())
+
+
+def test_sa_is_zero_when_each_segment_is_its_teacher(teachers):
+    """Student segment t = teacher t's projection and encoder: every SA term vanishes, on
+    every level, padding included."""
+    model = build(teachers, [dict(type='SequenceAmalgamation')], gt_loss_weight=0.0)
+    t1, t2 = (t.state_dict() for t in model.teacher_list)
+    state = model.student.state_dict()
+    for key in t1:
+        if key.startswith('neck.'):
+            state[key.replace('neck.', 'neck.0.', 1)] = t1[key]
+            state[key.replace('neck.', 'neck.1.', 1)] = t2[key]
+        elif key.startswith(('backbone.', 'encoder.', 'level_embed', 'positional')):
+            state[key] = t1[key]
+    # Same backbone and encoder in both teachers, so that each segment can equal its teacher.
+    model.teacher_list[1].load_state_dict({**t2, **{k: v for k, v in t1.items()
+                                                    if k.startswith(('backbone.', 'encoder.',
+                                                                     'level_embed'))}})
+    model.student.load_state_dict(state)
+    model.student.eval()  # BatchNorm in eval mode, as in the teachers
+    losses = model.loss(*_batch())
+    for key, value in losses.items():
+        assert value.abs() < 1e-10, key
+
+
+def test_valid_token_mask_matches_mmdet_padding_on_every_level(teachers):
+    model = build(teachers, [dict(type='SequenceAmalgamation')])
+    student = model.student
+    imgs, samples = _batch()
+    feats = student.extract_feat(imgs)
+    enc_in, _ = student.pre_transformer(feats, samples)
+    levels = student.num_feature_levels
+    shapes = neck_shapes(feats[:levels], levels)
+    valid = valid_token_mask(samples, shapes, imgs.device)
+    n = valid.size(1)
+    assert enc_in['feat_mask'] is not None
+    torch.testing.assert_close(valid, ~enc_in['feat_mask'][:, :n])
+    assert not valid[1].all() and valid[0].all()
+
+
+def test_ta_leaves_out_the_denoising_queries(teachers):
+    model = build(teachers, [dict(type='TaskAmalgamation', targets=dict(score_thr=0.0))])
+    hook = model.hooks[0]
+    seen = []
+    criterion = hook.criterion.forward
+    hook.criterion.forward = lambda cls, boxes, *a: seen.append(cls.shape) or criterion(
+        cls, boxes, *a)
+    model.loss(*_batch())
+    assert seen == [torch.Size([2, model.student.num_queries, len(CLASSES)])]
+
+
+def test_slim_student_is_guided_by_the_teachers_multilevel_projections(teachers):
+    model = build(teachers, [dict(type='SequenceAmalgamation')],
+                  student=_student(compression=dict(strategy='redundancy')))
+    guides = []
+    select = model.student.compressor.select
+    model.student.compressor.select = lambda g, m=None: guides.append(g.shape) or select(g, m)
+    losses = model.loss(*_batch())
+    assert torch.isfinite(sum(losses.values()))
+    # One selection per level, each over both segments' tokens of that level, on the
+    # teachers' projections (DIMS channels, the same as the student's here).
+    assert len(guides) == model.student.num_feature_levels
+    assert model.student.last_kept_indices.shape[1] * 2 == sum(g[1] for g in guides)
+
+
+def test_sag_hints_a_plain_dino_student(teachers):
+    model = build(teachers, [dict(type='SequenceAggregation')],
+                  student=tiny_dino_cfg(DIMS, num_classes=len(CLASSES)))
+    losses = model.loss(*_batch())
+    assert {'loss_sag_proj', 'loss_sag_enc0'} <= set(losses)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert model.hooks[0].projections['neck'][1].weight.grad.abs().sum() > 0
+
+
+def test_single_scale_teacher_and_multiscale_student_is_a_clear_error(teachers, tmp_path):
+    plain = [save_teacher(tmp_path / 't1.pth', T1, seed=1), teachers[1]]
+    with pytest.raises(ValueError, match='feature level'):
+        build(plain, [dict(type='SequenceAmalgamation')])
+
+
+def test_ensemble_of_dino_teachers_predicts(teachers):
+    model = MODELS.build(dict(type='TeacherEnsemble', teachers=teachers, classes=CLASSES))
+    imgs, samples = _batch()
+    out = model.predict(imgs, samples)
+    labels = out[0].pred_instances.labels
+    assert len(labels) == 2 * 5 and labels.max() < len(CLASSES)
