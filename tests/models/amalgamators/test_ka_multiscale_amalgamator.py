@@ -1,32 +1,21 @@
 """KA with multi-scale teachers and students (DINO): SA over every level, TA without the
 denoising queries, SAG, the Ensemble, compression guided by the teachers."""
-import copy
-
 import pytest
 import torch
 
 from mmdet.registry import MODELS
 from mmka.models.amalgamation_hooks.sequence_utils import neck_shapes, valid_token_mask
 
-from ..detectors.dino_setup import batch, tiny_dino_cfg
+from ..detectors.dino_setup import batch, save_dino_teacher, tiny_dino_cfg
 from .tiny_setup import CLASSES, T1, T2, save_teacher
 
 DIMS = 32
 
 
-def _save_dino_teacher(path, classes, seed):
-    torch.manual_seed(seed)
-    cfg = tiny_dino_cfg(DIMS, num_classes=len(classes))
-    model = MODELS.build(copy.deepcopy(cfg))  # mmdet's DINO writes into its config
-    model.init_weights()
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(path))
-    return dict(config=dict(model=cfg), checkpoint=str(path), classes=tuple(classes))
-
-
 @pytest.fixture(scope='module')
 def teachers(tmp_path_factory):
     root = tmp_path_factory.mktemp('dino_teachers')
-    return [_save_dino_teacher(root / 't1.pth', T1, 1), _save_dino_teacher(root / 't2.pth', T2, 2)]
+    return [save_dino_teacher(root / 't1.pth', T1, 1), save_dino_teacher(root / 't2.pth', T2, 2)]
 
 
 def _student(**kwargs):

@@ -5,6 +5,7 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
+from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from ...conftest import REPO
 
@@ -56,3 +57,13 @@ def batch(num_images: int = 2, size=(64, 64), num_gt: int = 3, num_classes: int 
             labels=torch.randint(0, num_classes, (num_gt, ), generator=g))
         samples.append(s)
     return imgs, samples
+
+
+def save_dino_teacher(path, classes, seed: int, embed_dims: int = 32) -> dict:
+    """A randomly initialised tiny DINO teacher saved at ``path``; its teacher entry."""
+    torch.manual_seed(seed)
+    cfg = tiny_dino_cfg(embed_dims, num_classes=len(classes))
+    model = MODELS.build(copy.deepcopy(cfg))  # mmdet's DINO writes into its config
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(path))
+    return dict(config=dict(model=cfg), checkpoint=str(path), classes=tuple(classes))
