@@ -8,7 +8,8 @@ from torch import Tensor
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..layers.distillation_points import (DistillationPointSampler, check_point_compatible,
-                                          decode_points, recorded_memory)
+                                          decode_points, decoder_call_memory,
+                                          recorded_memory)
 from ..task_modules import class_index_map
 from .base import AmalgamationHook
 from .task_amalgamation import head_kind
@@ -82,15 +83,15 @@ class PointTaskAmalgamation(AmalgamationHook):
         return ['encoder']  # memory = output; its mask and position are call arguments
 
     def loss(self, student: nn.Module, data_samples: SampleList) -> Dict[str, Tensor]:
-        call = self.student_recorder.kwargs['decoder']
-        student_memory = dict(memory=call['key'], memory_mask=call['key_padding_mask'],
-                              memory_pos=call['key_pos'])
+        student_memory = decoder_call_memory(self.student_recorder.kwargs['decoder'])
         losses: Dict[str, Tensor] = {}
         for t, (teacher, recorder) in enumerate(zip(self.teachers, self.teacher_recorders)):
-            groups = self.sampler(teacher, len(data_samples))
+            teacher_memory = recorded_memory(recorder)
             with torch.no_grad():
-                teacher_logits, teacher_boxes = decode_points(
-                    teacher, groups, recorded_memory(recorder))
+                # Deformable DETR / DINO: the specific points are the teacher's top-k
+                # proposals on this batch's memory.
+                groups = self.sampler(teacher, len(data_samples), teacher_memory)
+                teacher_logits, teacher_boxes = decode_points(teacher, groups, teacher_memory)
             logits, boxes = decode_points(student, groups, student_memory)
             columns = getattr(self, f'columns{t}')
             terms = self.criterion(logits[..., columns], boxes, teacher_logits[-1],

@@ -111,9 +111,23 @@ class FrozenTeacherDistiller(BaseModel):
         return stack
 
     def attach_teacher_cache(self, recorders: Sequence[Sequence[OutputRecorder]]) -> None:
-        """Cache what ``recorders[i]`` (every recorder on teacher i) record, if configured."""
-        if self.teacher_cache is not None:
-            self.teacher_cache.attach(recorders)
+        """Cache what ``recorders[i]`` (every recorder on teacher i) record, if configured.
+
+        Raises:
+            ValueError: a multi-scale teacher (Deformable DETR, DINO) whose call arguments
+                are recorded: they include the level layout (``spatial_shapes``,
+                ``level_start_index``), which has no batch dimension to split per image.
+        """
+        if self.teacher_cache is None:
+            return
+        for teacher, own in zip(self.teacher_list, recorders):
+            if hasattr(teacher, 'num_feature_levels') and any(r.with_kwargs for r in own):
+                raise ValueError(
+                    f'teacher_cache is not supported for what this method reads from a '
+                    f'{type(teacher).__name__} teacher: its encoder call carries the level '
+                    'layout (spatial_shapes), which the per-image cache cannot store. Remove '
+                    'teacher_cache from the model config.')
+        self.teacher_cache.attach(recorders)
 
     def run_teachers(self, inputs: Tensor, data_samples: SampleList,
                      forward: Callable[[nn.Module, Tensor, SampleList], None]) -> None:

@@ -8,9 +8,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..amalgamation_hooks.recorder import OutputRecorder
 from ..amalgamation_hooks.task_amalgamation import head_kind
-from ..layers.distillation_points import (BOX_FAMILIES, DistillationPointSampler,
-                                          check_point_compatible, decode_points,
-                                          detector_family, encode, recorded_memory)
+from ..layers.distillation_points import (DistillationPointSampler, check_point_compatible,
+                                          decode_points, encode, recorded_memory)
 from .base_distiller import FrozenTeacherDistiller, run_encoder
 
 
@@ -103,11 +102,6 @@ class KDDETRDistiller(FrozenTeacherDistiller):
         teacher, student = self.teacher, self.student
         check_point_compatible(teacher, student, same_classes=True,
                                specific=self.sampler.specific)
-        if self.teacher_cache is not None and detector_family(teacher) in BOX_FAMILIES:
-            raise ValueError(
-                f'teacher_cache is not supported for a {type(teacher).__name__} teacher: its '
-                'encoder call carries per-batch level shapes (spatial_shapes) that the '
-                'per-image cache cannot store. Remove teacher_cache from the model config.')
         if self.classes is not None and self.classes != self.teacher_classes[0]:
             raise ValueError(f'The teacher classes {self.teacher_classes[0]} differ from '
                              f'classes={self.classes} (names and order must match).')

@@ -297,6 +297,23 @@ def recorded_memory(recorder) -> Dict[str, Tensor]:
     return memory
 
 
+def decoder_call_memory(call: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """The memory a detector's decoder was called with, from the call's recorded keyword
+    arguments, as :func:`decode_points` takes it.
+
+    DETR families: ``key`` (B, n, C), ``key_padding_mask``, ``key_pos``. Deformable DETR /
+    DINO: ``value`` (B, n, C), ``key_padding_mask`` and the level layout the decoder read
+    (a KA student's N·L levels included).
+    """
+    if 'spatial_shapes' in call:
+        return dict(memory=call['value'], memory_mask=call['key_padding_mask'],
+                    spatial_shapes=call['spatial_shapes'],
+                    level_start_index=call['level_start_index'],
+                    valid_ratios=call['valid_ratios'])
+    return dict(memory=call['key'], memory_mask=call['key_padding_mask'],
+                memory_pos=call['key_pos'])
+
+
 def decode_points(detector: nn.Module, groups: Sequence,
                   decoder_inputs: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
     """Decode query groups with ``detector``'s decoder and head over its own memory.

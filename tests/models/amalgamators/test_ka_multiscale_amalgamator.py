@@ -132,3 +132,25 @@ def test_ensemble_of_dino_teachers_predicts(teachers):
     out = model.predict(imgs, samples)
     labels = out[0].pred_instances.labels
     assert len(labels) == 2 * 5 and labels.max() < len(CLASSES)
+
+
+def test_point_ta_decodes_the_teachers_proposals_with_a_dino_student(teachers):
+    model = build(teachers, [dict(type='PointTaskAmalgamation',
+                                  points=dict(num_general=7))])
+    losses = model.loss(*_batch())
+    assert {'loss_ta_pts_cls', 'loss_ta_pts_bbox', 'loss_ta_pts_iou'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    # The points cross-attend to both segments' memory: both projections learn from them.
+    assert model.student.neck[1].convs[0].conv.weight.grad.abs().sum() > 0
+    assert model.student.decoder.layers[0].cross_attn.sampling_offsets.weight.grad is not None
+
+
+def test_teacher_cache_refuses_recorded_multiscale_encoder_calls(teachers, tmp_path):
+    with pytest.raises(ValueError, match='level'):
+        build(teachers, [dict(type='PointTaskAmalgamation')],
+              teacher_cache=dict(dir=str(tmp_path / 'cache')))
+    # SA and TA record no call arguments: their DINO teacher outputs are cacheable.
+    build(teachers, [dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')],
+          teacher_cache=dict(dir=str(tmp_path / 'cache')))
