@@ -49,9 +49,9 @@ def parse_args():
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=10)
-    parser.add_argument('--train-size', type=int, default=320,
-                        help='square image size of the transformer timing (320 px: 40x40, '
-                        '20x20 and 10x10 maps, 2100 tokens per segment)')
+    parser.add_argument('--train-sizes', type=int, nargs='+', default=[128, 320],
+                        help='square image sizes of the transformer timing (128 px: the '
+                        'embedded data, 336 tokens per segment; 320 px: 2100)')
     parser.add_argument('--image-sizes', type=int, nargs='+', default=[128, 320])
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--note', default='', help='context for the results file, e.g. load')
@@ -91,16 +91,18 @@ def _transformer_step(model, feats, samples):
 
 
 def transformer_timings(args, device):
-    """fwd+bwd seconds of the student's transformer per N, from fixed projections."""
-    steps = {}
-    for num in SEGMENTS:
-        model = build(num, seed=args.seed).to(device).train()
-        imgs = torch.rand(args.batch, 3, args.train_size, args.train_size, device=device)
-        samples = _samples(args.batch, args.train_size)
-        with torch.no_grad():
-            feats = tuple(f.detach().requires_grad_() for f in model.extract_feat(imgs))
-        tokens = sum(f.shape[-2] * f.shape[-1] for f in feats) // num
-        steps[num] = partial(_transformer_step, model, feats, samples)
+    """fwd+bwd seconds of the student's transformer per (N, image size), from fixed
+    projections; and the tokens per segment of each size."""
+    steps, tokens = {}, {}
+    models = {num: build(num, seed=args.seed).to(device).train() for num in SEGMENTS}
+    for size in args.train_sizes:
+        imgs = torch.rand(args.batch, 3, size, size, device=device)
+        samples = _samples(args.batch, size)
+        for num, model in models.items():
+            with torch.no_grad():
+                feats = tuple(f.detach().requires_grad_() for f in model.extract_feat(imgs))
+            tokens[size] = sum(f.shape[-2] * f.shape[-1] for f in feats) // num
+            steps[num, size] = partial(_transformer_step, model, feats, samples)
     return interleaved(steps, device, args.repeats), tokens
 
 
@@ -127,13 +129,17 @@ def inference_timings(args, device, models):
 
 def report(args, trans, tokens, inf, flops):
     lines = ['## Transformer forward+backward (median seconds)', '',
-             f'B={args.batch}, {args.train_size} px images ({tokens} tokens per segment over '
-             '3 levels), the tiny DINO (128 dims, 4 heads, 2 encoder / 3 decoder layers, '
-             '30 queries + denoising queries), from fixed projections', '',
-             '| N | seconds | / N=1 |', '|---|---|---|']
-    for num in SEGMENTS:
-        lines.append(f'| {num} | {trans[num]:.4f} | {trans[num] / trans[1]:.2f} |')
-    lines += ['', f'N=4 / N=1: {trans[4] / trans[1]:.2f} (goal <= 4.4)', '',
+             f'B={args.batch}, the tiny DINO (128 dims, 4 heads, 2 encoder / 3 decoder '
+             'layers, 30 queries + denoising queries), from fixed projections; tokens per '
+             'segment over the 3 levels in brackets', '',
+             '| image | N | seconds | / N=1 |', '|---|---|---|---|']
+    for size in args.train_sizes:
+        for num in SEGMENTS:
+            t = trans[num, size]
+            lines.append(f'| {size} px ({tokens[size]}) | {num} | {t:.4f} | '
+                         f'{t / trans[1, size]:.2f} |')
+    lines += [''] + [f'N=4 / N=1 at {size} px: {trans[4, size] / trans[1, size]:.2f} '
+                     '(goal <= 4.4)' for size in args.train_sizes] + ['',
               f'## Inference, predict() (median seconds, batch {args.batch}, tiny DINO)', '',
               '| image | Raw | Raw_ext (N=2) | slim (N=2) | slim / Raw | Raw_ext / Raw |',
               '|---|---|---|---|---|---|']
