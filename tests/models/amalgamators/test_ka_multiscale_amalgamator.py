@@ -154,3 +154,14 @@ def test_teacher_cache_refuses_recorded_multiscale_encoder_calls(teachers, tmp_p
     # SA and TA record no call arguments: their DINO teacher outputs are cacheable.
     build(teachers, [dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')],
           teacher_cache=dict(dir=str(tmp_path / 'cache')))
+
+
+def test_dino_teachers_frozen_out_of_checkpoints_and_embed_dims_checked(teachers, tmp_path):
+    model = build(teachers, [dict(type='SequenceAmalgamation')])
+    assert all(not m.training for m in model.teachers.modules())
+    assert not any(p.requires_grad for p in model.teachers.parameters())
+    assert not any(k.startswith('teachers.') for k in model.state_dict())
+    wide = dict(tiny_dino_cfg(64, num_classes=len(CLASSES)), type='KADINOStudent',
+                num_teachers=2)
+    with pytest.raises(ValueError, match='embed dims'):
+        build(teachers, [dict(type='SequenceAmalgamation')], student=wide)
