@@ -35,7 +35,7 @@ PLATFORMS=(manylinux_2_39_x86_64 manylinux_2_35_x86_64 manylinux_2_34_x86_64
            manylinux_2_24_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64)
 # Steps of run, in order: the GPU-specific ones before the test subset, which runs on the
 # CPU there too, so a build that eats the budget costs the least informative step.
-STEPS=(env install build_mmcv ops amalgamation_step train tests)
+STEPS=(env install build_mmcv ops amalgamation_step multiscale train tests)
 
 usage() {
   cat <<EOF
@@ -177,6 +177,11 @@ mmengine.__version__, \"mmdet\", mmdet.__version__, \"GPU\", torch.cuda.get_devi
   cmd[amalgamation_step]="$py benchmarks/amalgamation_step.py --device cuda --steps 20 \
 --out $out/amalgamation_step_cuda.md"
   cap[amalgamation_step]=240
+  # The DINO student on mmcv's CUDA deformable attention (the CPU runs its PyTorch
+  # fallback): N = 1 / 2 / 4 cost and slim / Raw inference.
+  cmd[multiscale]="$py benchmarks/multiscale_student.py --device cuda --repeats 10 \
+--out $out/multiscale_student_cuda.md"
+  cap[multiscale]=120
   cmd[train]="$py tools/misc/generate_shapes.py $work/shapes_small --num-train 96 \
 --num-val 32 && $py $helper train --data-root $work/shapes_small --work-dir $work/train"
   cap[train]=180

@@ -73,14 +73,15 @@ def build(num_teachers=None, compression=None, seed=0):
     return model
 
 
-def _samples(batch, size, num_gt=4):
+def _samples(batch, size, device, num_gt=4):
     """Data samples with a few ground-truth boxes (DINO's training forward needs them)."""
     samples = dummy_data_samples(batch, size, size)
     g = torch.Generator().manual_seed(0)
     for s in samples:
         xy = torch.rand(num_gt, 2, generator=g) * size / 2
-        s.gt_instances = InstanceData(bboxes=torch.cat([xy, xy + size / 4], 1),
-                                      labels=torch.randint(0, 20, (num_gt, ), generator=g))
+        s.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, xy + size / 4], 1).to(device),
+            labels=torch.randint(0, 20, (num_gt, ), generator=g).to(device))
     return samples
 
 
@@ -97,7 +98,7 @@ def transformer_timings(args, device):
     models = {num: build(num, seed=args.seed).to(device).train() for num in SEGMENTS}
     for size in args.train_sizes:
         imgs = torch.rand(args.batch, 3, size, size, device=device)
-        samples = _samples(args.batch, size)
+        samples = _samples(args.batch, size, device)
         for num, model in models.items():
             with torch.no_grad():
                 feats = tuple(f.detach().requires_grad_() for f in model.extract_feat(imgs))

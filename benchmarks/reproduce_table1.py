@@ -1,17 +1,29 @@
 """Paper Table I / IV / V and Fig. 4 in miniature on the embedded shapes data.
 
     python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
-        [--size quick|medium|full] [--seeds 0 [1 ...]] [--only [NAME ...]] [--jobs J]
-        [--work-dir work_dirs/table1] [--out benchmarks/results/table1_<partition>.md]
+        [--family conditional-detr|dino] [--size quick|medium|full]
+        [--teacher-epochs E] [--student-epochs E] [--seeds 0 [1 ...]] [--only [NAME ...]]
+        [--jobs J] [--work-dir work_dirs/table1] [--out benchmarks/results/table1_<...>.md]
 
 Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
-of :data:`STUDENTS` (Raw, Raw_ext, Student = SA+TA+GT, Student_slim and the ablations).
+of the family (:data:`FAMILIES`): the tiny Conditional DETR (default; :data:`STUDENTS`: Raw,
+Raw_ext, Student = SA+TA+GT, Student_slim and the ablations) or the tiny DINO
+(:data:`DINO_STUDENTS`: Raw, Raw_ext, Student, Student_slim, SA only, TA only; 2 teachers
+only, no DINO teachers exist for shapes_4t).
+Schedule: the size's epochs (:data:`SIZES`), or ``--teacher-epochs`` / ``--student-epochs``
+(e.g. the schedule S that ``benchmarks/schedule_plateau.py`` measured), lr step at 5/6.
+Default ``--out``: ``benchmarks/results/table1_<partition>[_<size>].md`` (no size suffix
+for ``full``) for the Conditional DETR family at the size's epochs, as before; any other
+family or epochs add all three, ``table1_<partition>_<family>_<size>_s<student epochs>_t
+<teacher epochs>.md``, e.g. ``--family dino --size medium --student-epochs 24
+--teacher-epochs 24`` writes ``benchmarks/results/table1_shapes_2t_dino_medium_s24_t24.md``.
 Evaluates each teacher (on its classes and on all 20), the Ensemble and every student on
 all classes (plus AP50 on each teacher's classes), and writes a markdown table (AP, AP50,
 AP75, #params, FLOPs, train time: the columns of Tables I / V), the learning curves (AP vs
 epoch, Fig. 4) as a PNG next to it, and a check of the paper's findings.
 
-Resumable: every model lives in ``<work-dir>/<name>-<key>/``, the key a hash of its final
+Resumable: every model lives in ``<work-dir>/<name>-<key>/`` (``dino-<name>-<key>/`` for
+the DINO family), the key a hash of its final
 config (schedule, data, seed and, for students, the teachers' keys), with its checkpoint and
 its evaluation ``result-<hash of the partitions>.json`` (Raw and Raw_ext are the same
 models for 2 and 4 teachers, but are scored on each partition's classes). A rerun trains
@@ -82,18 +94,48 @@ STUDENTS = {
     'Student, TA every layer': 'configs/ka/shapes_2t-ta-all-layers.py',
     'Student, code recipe': 'configs/ka/shapes_2t-code-recipe.py',
 }
+#: The tiny DINO family (2 teachers only): name -> 2-teacher config.
+DINO_STUDENTS = {
+    'Raw': 'configs/baselines/dino_r18tiny_1xb16-12e_shapes.py',
+    'Raw_ext': 'configs/baselines/ka-dino_r18tiny_1xb16-12e_shapes-rawext2t.py',
+    'Student': 'configs/ka/shapes_2t_dino.py',
+    'Student_slim': 'configs/ka/shapes_2t_dino-slim.py',
+    'SA only': 'configs/ka/shapes_2t_dino-sa.py',
+    'TA only': 'configs/ka/shapes_2t_dino-ta.py',
+}
+DEFAULT_FAMILY = 'conditional-detr'
+#: family -> teacher config pattern (teacher t of n), Ensemble config, students, prefix of
+#: the run names (work dirs), and whether KA rows run their teachers by
+#: :func:`use_cheap_teachers` (bf16 autocast where the CPU computes bf16 natively).
+FAMILIES = {
+    DEFAULT_FAMILY: dict(teacher=TEACHER_CFG, ensemble=ENSEMBLE_CFG, students=STUDENTS,
+                         prefix='', cheap_teachers=True),
+    # DINO teachers under CPU bf16 autocast: checked on the tiny DINO teacher (eval,
+    # predict on 2 random 128x128 images): it runs (mmcv's MultiScaleDeformableAttention
+    # takes its pure PyTorch grid_sample path on CPU, in bf16 in and out) with finite
+    # outputs, so they are as cheap as the Conditional DETR teachers.
+    'dino': dict(teacher='configs/teachers/dino_r18tiny_1xb16-12e_shapes-t{}of{}.py',
+                 ensemble='configs/ka/shapes_2t_dino-ensemble.py', students=DINO_STUDENTS,
+                 prefix='dino-', cheap_teachers=True),
+}
 IMAGE_SIZE = (128, 128)  # the embedded data's image size, for FLOPs
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--partition', default='shapes_2t', choices=('shapes_2t', 'shapes_4t'))
+    parser.add_argument('--family', default=DEFAULT_FAMILY, choices=tuple(FAMILIES),
+                        help='detector family of teachers and students (dino: shapes_2t only)')
     parser.add_argument('--size', default='full', choices=tuple(SIZES))
+    parser.add_argument('--teacher-epochs', type=int, default=None, metavar='E',
+                        help="teachers' epochs (default: the size's)")
+    parser.add_argument('--student-epochs', type=int, default=None, metavar='E',
+                        help="every student's epochs (default: the size's)")
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
-    parser.add_argument('--only', nargs='*', choices=tuple(STUDENTS), metavar='NAME',
-                        help='students to train and report (default all: '
-                        f'{list(STUDENTS)}); with no names only the teachers and the '
-                        'Ensemble')
+    parser.add_argument('--only', nargs='*', metavar='NAME',
+                        help='students to train and report (default all of the family: '
+                        + '; '.join(f'{f}: {list(c["students"])}' for f, c in FAMILIES.items())
+                        + '); with no names only the teachers and the Ensemble')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once (default: the number of CPU cores)')
     parser.add_argument('--work-dir', default=None,
@@ -102,14 +144,50 @@ def parse_args(argv=None):
                         help='default: data/shapes (data/shapes_quick for --size quick)')
     parser.add_argument('--out', default=None,
                         help='markdown table (default: benchmarks/results/'
-                        'table1_<partition>[_<size>].md); the curves PNG goes next to it')
+                        'table1_<partition>[_<size>].md for the default family at the size\'s '
+                        'epochs, else table1_<partition>_<family>_<size>_s<student epochs>_t'
+                        '<teacher epochs>.md); the curves PNG goes next to it')
     args = parser.parse_args(argv)
+    family = FAMILIES[args.family]
+    unknown = [n for n in args.only or () if n not in family['students']]
+    if unknown:
+        parser.error(f'--only: the {args.family} family has no student '
+                     f'{", ".join(map(repr, unknown))}; choose from {list(family["students"])}')
+    size = SIZES[args.size]
+    default_epochs = args.teacher_epochs in (None, size['teacher_epochs']) and \
+        args.student_epochs in (None, size['student_epochs'])
+    for which in ('teacher', 'student'):
+        epochs = getattr(args, f'{which}_epochs')
+        if epochs is not None and epochs < 1:
+            parser.error(f'--{which}-epochs must be >= 1, got {epochs}')
+        if epochs is None:  # from here on: the epochs used
+            setattr(args, f'{which}_epochs', size[f'{which}_epochs'])
+    check_configs(args)
     quick = '_quick' if args.size == 'quick' else ''  # other data, so other dirs
     args.work_dir = osp.abspath(args.work_dir or f'work_dirs/table1{quick}')
     args.data_root = osp.abspath(args.data_root or f'data/shapes{quick}')
-    suffix = '' if args.size == 'full' else f'_{args.size}'
+    if args.family == DEFAULT_FAMILY and default_epochs:  # the name of the cached reports
+        suffix = '' if args.size == 'full' else f'_{args.size}'
+    else:
+        suffix = (f'_{args.family}_{args.size}_s{args.student_epochs}'
+                  f'_t{args.teacher_epochs}')
     args.out = args.out or osp.join(REPO, f'benchmarks/results/table1_{args.partition}{suffix}.md')
     return args
+
+
+def check_configs(args) -> None:
+    """Raise ValueError naming the first config of the family that the run needs but the
+    repository lacks (e.g. DINO teachers for 4 teachers)."""
+    family = FAMILIES[args.family]
+    num = len(get_partition(args.partition))
+    names = list(family['students']) if args.only is None else args.only
+    paths = [family['teacher'].format(t, num) for t in range(1, num + 1)]
+    paths += [family['ensemble']] + [family['students'][n] for n in names]
+    for path in paths:
+        if not osp.isfile(osp.join(REPO, path)):
+            raise ValueError(f'--family {args.family} --partition {args.partition}: {path} '
+                             f'does not exist (the {args.family} family has no config for '
+                             f'{num} teachers here).')
 
 
 def schedule(path: str, args, epochs: int, seed: int) -> Config:
@@ -141,27 +219,42 @@ def slug(name: str) -> str:
     return ''.join(c if c.isalnum() else '-' for c in name.lower()).strip('-')
 
 
+def family_of(args) -> dict:
+    """The entry of :data:`FAMILIES` that ``args`` chose (older callers: the default)."""
+    return FAMILIES[getattr(args, 'family', DEFAULT_FAMILY)]
+
+
+def epochs_of(args, which: str) -> int:
+    """The epochs of ``which`` ('teacher' or 'student'): ``--<which>-epochs`` or the size's."""
+    return getattr(args, f'{which}_epochs', None) or SIZES[args.size][f'{which}_epochs']
+
+
 def teacher_jobs(args) -> List[Config]:
     num = len(get_partition(args.partition))
-    return [keyed(schedule(TEACHER_CFG.format(t, num), args, SIZES[args.size]['teacher_epochs'],
-                           args.seeds[0]), f'teacher{t}of{num}', args.work_dir)
+    family = family_of(args)
+    return [keyed(schedule(family['teacher'].format(t, num), args, epochs_of(args, 'teacher'),
+                           args.seeds[0]), f"{family['prefix']}teacher{t}of{num}", args.work_dir)
             for t in range(1, num + 1)]
 
 
 def teacher_entries(args, teachers: List[Config]) -> List[dict]:
     num = len(teachers)
-    return [dict(config=osp.join(REPO, TEACHER_CFG.format(t, num)), checkpoint=last_checkpoint(c))
+    pattern = family_of(args)['teacher']
+    return [dict(config=osp.join(REPO, pattern.format(t, num)), checkpoint=last_checkpoint(c))
             for t, c in enumerate(teachers, 1)]
 
 
 def student_job(name: str, args, teachers: List[Config], seed: int) -> Config:
-    cfg = schedule(STUDENTS[name], args, SIZES[args.size]['student_epochs'], seed)
+    family = family_of(args)
+    cfg = schedule(family['students'][name], args, epochs_of(args, 'student'), seed)
     num = len(teachers)
+    name = family['prefix'] + name
     if cfg.model.type == 'KADETRAmalgamator':
         cfg.model.teachers = teacher_entries(args, teachers)
         if cfg.model.student.type.startswith('KA'):
             cfg.model.student.num_teachers = num
-        use_cheap_teachers(cfg)
+        if family['cheap_teachers']:
+            use_cheap_teachers(cfg)
         # The embedded pipeline is deterministic (one resize, no flips), so every KA row
         # reads its teachers' outputs from a cache after its first epoch. float32 storage
         # serves exactly what the teachers computed: the same training as without it. The
@@ -176,10 +269,13 @@ def student_job(name: str, args, teachers: List[Config], seed: int) -> Config:
 
 def ensemble_cfg(args, teachers: List[Config], which: Optional[int] = None) -> Config:
     """All teachers (or teacher ``which``) merged into the 20-class label space."""
-    cfg = set_data_root(Config.fromfile(osp.join(REPO, ENSEMBLE_CFG)), args.data_root + '/')
+    family = family_of(args)
+    cfg = set_data_root(Config.fromfile(osp.join(REPO, family['ensemble'])),
+                        args.data_root + '/')
     entries = teacher_entries(args, teachers)
     cfg.model.teachers = entries if which is None else [entries[which]]
     name = 'ensemble' if which is None else f'teacher{which + 1}-all-classes'
+    name = family['prefix'] + name
     cfg.randomness = dict(seed=args.seeds[0])
     return keyed(cfg, name, args.work_dir)
 
@@ -261,7 +357,7 @@ def main(argv=None):
     todo = [(osp.basename(c.work_dir), c) for c in teachers
             if not osp.isfile(last_checkpoint(c))]
     run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
-    names = list(STUDENTS) if args.only is None else args.only
+    names = list(family_of(args)['students']) if args.only is None else args.only
     students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
     todo = [(osp.basename(c.work_dir), c) for c in students.values()
             if not osp.isfile(last_checkpoint(c))]
@@ -285,7 +381,8 @@ def main(argv=None):
             evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir))
         precisions[name] = teacher_precision(cfg)
 
-    write_report(args, size, rows, partitions, minutes=(time.time() - start) / 60,
+    used = dict(size, teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs)
+    write_report(args, used, rows, partitions, minutes=(time.time() - start) / 60,
                  precisions=precisions)
     return rows
 

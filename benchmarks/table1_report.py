@@ -12,6 +12,8 @@ import torch
 from mmka.utils import cpu_name, mmka_commit, provenance
 
 AP_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
+#: ``--family`` -> the detectors it names, for titles.
+FAMILY_NAMES = {'conditional-detr': 'tiny Conditional DETR', 'dino': 'tiny DINO'}
 
 
 def mean_std(values: List[float]) -> str:
@@ -109,7 +111,8 @@ def teacher_table(rows: Dict[str, List[dict]], partitions: Dict[str, tuple]) -> 
     return lines
 
 
-def plot_curves(rows: Dict[str, List[dict]], path: str) -> None:
+def plot_curves(rows: Dict[str, List[dict]], path: str,
+                family: str = 'conditional-detr') -> None:
     """AP vs epoch of every student (Fig. 4 style), first seed."""
     import matplotlib
     matplotlib.use('Agg')
@@ -124,7 +127,8 @@ def plot_curves(rows: Dict[str, List[dict]], path: str) -> None:
                 linewidth=2.2 if name in ('Student', 'Raw') else 1.2)
     ax.set_xlabel('epoch')
     ax.set_ylabel('AP, all classes (val)')
-    ax.set_title('Learning curves on the embedded shapes data')
+    ax.set_title('Learning curves on the embedded shapes data, '
+                 f'{FAMILY_NAMES.get(family, family)}')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -155,19 +159,24 @@ def provenance_of_cache(rows: Dict[str, List[dict]]) -> List[str]:
 
 def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
                  minutes: float, precisions: Optional[Dict[str, Optional[str]]] = None) -> None:
-    """Write ``args.out`` (markdown) and its ``_curves.png``; ``size``: the schedule used.
+    """Write ``args.out`` (markdown) and its ``_curves.png``; ``size``: the schedule used
+    (a :data:`SIZES` entry with the ``teacher_epochs`` / ``student_epochs`` actually run).
 
     ``precisions``: the teachers' precision of each row's config, by row name
     (:func:`mmka.utils.teacher_precision`), for the provenance line.
     """
     png = osp.splitext(args.out)[0] + '_curves.png'
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    plot_curves(rows, png)
+    family = getattr(args, 'family', 'conditional-detr')
+    plot_curves(rows, png, family)
     command = 'python benchmarks/reproduce_table1.py ' + shlex.join(sys.argv[1:]) \
         if sys.argv and sys.argv[0].endswith('reproduce_table1.py') else \
-        f'python benchmarks/reproduce_table1.py --partition {args.partition} --size {args.size}'
+        (f'python benchmarks/reproduce_table1.py --partition {args.partition} '
+         f'--family {family} --size {args.size} --teacher-epochs {size["teacher_epochs"]} '
+         f'--student-epochs {size["student_epochs"]}')
     lines = [
-        f'# Table I in miniature: {args.partition}, size {args.size}', '',
+        f'# Table I in miniature: {args.partition}, {FAMILY_NAMES.get(family, family)}, '
+        f'size {args.size}', '',
         f'Command: `{command}`  ',
         f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; this invocation '
         f'{minutes:.1f} min (cached models are not retrained).  ',

@@ -15,7 +15,8 @@ sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 import gpu_check_report as gc  # noqa: E402
 
 SCRIPT = osp.join(REPO, 'benchmarks/gpu_check.sh')
-STEPS = ['env', 'install', 'build_mmcv', 'ops', 'amalgamation_step', 'train', 'tests']
+STEPS = ['env', 'install', 'build_mmcv', 'ops', 'amalgamation_step', 'multiscale', 'train',
+         'tests']
 
 
 def script(*args, tmp_path=None):
