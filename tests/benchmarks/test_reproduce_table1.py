@@ -101,3 +101,71 @@ def test_bad_names_are_refused():
     bench = load('reproduce_table1')
     with pytest.raises(SystemExit):
         bench.parse_args(['--only', 'Studnet'])
+
+
+def test_dino_quick_run_reports_its_rows_and_epochs(tmp_path):
+    """The DINO family end to end at the quick size, students at an overridden schedule."""
+    bench = load('reproduce_table1')
+    out = tmp_path / 'table1_dino.md'
+    rows = bench.main(['--family', 'dino', '--size', 'quick', '--student-epochs', '2',
+                       '--only', 'Raw', 'Student', '--work-dir', str(tmp_path / 'work'),
+                       '--data-root', str(tmp_path / 'data'), '--out', str(out)])
+    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw', 'Student']
+    text = out.read_text()
+    assert text.startswith('# Table I in miniature: shapes_2t, tiny DINO, size quick')
+    for row in rows:
+        assert f'| {row} |' in text
+    assert 'Schedule: teachers 1 epochs, every student 2 epochs (lr step at 5/6)' in text
+    assert rows['Student'][0]['curve'][-1][0] == 2 and rows['Raw'][0]['curve'][-1][0] == 2
+    assert rows['Student'][0]['params'] > rows['Raw'][0]['params']  # 2 input projections
+    runs = sorted(p.name for p in (tmp_path / 'work').iterdir() if p.name != 'teacher_cache')
+    assert runs and all(name.startswith('dino-') for name in runs)
+    assert (tmp_path / 'table1_dino_curves.png').is_file()
+
+
+def test_family_and_epochs_choose_configs_schedules_and_default_out(tmp_path):
+    bench = load('reproduce_table1')
+    results = osp.join(REPO, 'benchmarks/results')
+    common = ['--work-dir', str(tmp_path), '--data-root', str(tmp_path / 'data')]
+    # Today's names for the default family at the size's epochs (given or not).
+    assert bench.parse_args([]).out == osp.join(results, 'table1_shapes_2t.md')
+    args = bench.parse_args(['--size', 'medium', '--student-epochs', '6'])
+    assert args.out == osp.join(results, 'table1_shapes_2t_medium.md')
+    assert (args.family, args.teacher_epochs, args.student_epochs) == ('conditional-detr', 12, 6)
+    # Any other family or epochs: family, size and both epochs in the name.
+    args = bench.parse_args(['--family', 'dino', '--size', 'medium', '--student-epochs', '24',
+                             '--teacher-epochs', '24'] + common)
+    assert args.out == osp.join(results, 'table1_shapes_2t_dino_medium_s24_t24.md')
+    assert bench.parse_args(['--partition', 'shapes_4t', '--size', 'medium',
+                             '--student-epochs', '24']).out == \
+        osp.join(results, 'table1_shapes_4t_conditional-detr_medium_s24_t12.md')
+    assert bench.parse_args(['--family', 'dino']).out == \
+        osp.join(results, 'table1_shapes_2t_dino_full_s15_t30.md')
+    # The chosen epochs reach the configs, lr step at 5/6; the DINO family's configs.
+    teachers = bench.teacher_jobs(args)
+    assert [t.train_cfg.max_epochs for t in teachers] == [24, 24]
+    assert osp.basename(teachers[0].work_dir).startswith('dino-teacher1of2-')
+    student = bench.student_job('Student', args, teachers, seed=0)
+    assert student.train_cfg.max_epochs == 24
+    assert [s.milestones for s in student.param_scheduler if s.type == 'MultiStepLR'] == [[20]]
+    assert student.model.student.type == 'KADINOStudent'
+    assert [osp.relpath(t['config'], REPO) for t in student.model.teachers] == [
+        f'configs/teachers/dino_r18tiny_1xb16-12e_shapes-t{t}of2.py' for t in (1, 2)]
+    assert osp.basename(student.work_dir).startswith('dino-student-seed0-')
+    assert bench.ensemble_cfg(args, teachers).model.type == 'TeacherEnsemble'
+
+
+def test_argument_errors_are_clear(capsys):
+    bench = load('reproduce_table1')
+    with pytest.raises(ValueError, match='dino_r18tiny_1xb16-12e_shapes-t1of4.py'):
+        bench.parse_args(['--partition', 'shapes_4t', '--family', 'dino'])
+    for argv, message in [
+            (['--family', 'dino', '--only', 'Raw', 'SAG'],
+             "the dino family has no student 'SAG'; choose from ['Raw', 'Raw_ext'"),
+            (['--only', 'Student', 'Studnet'],
+             "the conditional-detr family has no student 'Studnet'"),
+            (['--student-epochs', '0'], '--student-epochs must be >= 1, got 0'),
+            (['--family', 'yolo'], "invalid choice: 'yolo'")]:
+        with pytest.raises(SystemExit):
+            bench.parse_args(argv)
+        assert message in capsys.readouterr().err
