@@ -11,13 +11,16 @@
 
 The defaults fit the README's budget, about 15 minutes on 2 CPU cores from a clean work dir
 (teachers 10 epochs, student 6). ``--teacher-epochs 30 --student-epochs 15`` gives the
-better-trained models of the README's results table (about 40 minutes).
+better-trained models of the README's results table (about 40 minutes). ``--family dino``
+runs the same with tiny DINO teachers and student (2 teachers; teachers 4 epochs, student 3
+by default).
 
 Every config, trained or evaluated, gets ``randomness.seed = --seed`` (default 0); the demo
 prints the seed, the mmka commit and the teachers' precision with its table. A checkpoint
 reused from the work dir keeps the seed it was trained with (``--retrain`` to redo it).
 
-    python tools/demo.py [--partition shapes_2t|shapes_4t] [--work-dir work_dirs/demo]
+    python tools/demo.py [--partition shapes_2t|shapes_4t] [--family conditional-detr|dino]
+                         [--work-dir work_dirs/demo_<partition>[_dino]]
                          [--data-root data/shapes] [--num-train 2000] [--num-val 500]
                          [--teacher-epochs 10] [--student-epochs 6] [--seed 0] [--jobs J]
                          [--retrain]
@@ -37,10 +40,20 @@ from mmka.utils import (last_checkpoint, provenance, run_training_jobs, set_data
                         teacher_precision, use_cheap_teachers)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TEACHER_CFG = osp.join(REPO,
-                       'configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py')
-STUDENT_CFG = osp.join(REPO, 'configs/ka/shapes_{}t.py')
-ENSEMBLE_CFG = osp.join(REPO, 'configs/ka/shapes_{}t-ensemble.py')
+#: Per family: teacher, student (SA + TA + GT) and Ensemble configs, formatted with
+#: (teacher, number of teachers) / (number of teachers,), and the default epochs.
+FAMILIES = {
+    'conditional-detr': dict(
+        teacher='configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py',
+        student='configs/ka/shapes_{}t.py', ensemble='configs/ka/shapes_{}t-ensemble.py',
+        teacher_epochs=10, student_epochs=6),
+    # The tiny DINO learns far faster per epoch and costs about 3x per step; its default
+    # epochs are a first guess for the same budget, not yet timed end to end.
+    'dino': dict(
+        teacher='configs/teachers/dino_r18tiny_1xb16-12e_shapes-t{}of{}.py',
+        student='configs/ka/shapes_{}t_dino.py', ensemble='configs/ka/shapes_{}t_dino-ensemble.py',
+        teacher_epochs=4, student_epochs=3),
+}
 TRAIN_TOOL = osp.join(REPO, 'tools/train.py')
 METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75')
 
@@ -48,16 +61,20 @@ METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75')
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--partition', default='shapes_2t', choices=('shapes_2t', 'shapes_4t'))
+    parser.add_argument('--family', default='conditional-detr', choices=tuple(FAMILIES),
+                        help='the detector family of teachers and student (default '
+                        'conditional-detr; dino: 2 teachers only)')
     parser.add_argument('--work-dir', default=None, help='default: work_dirs/demo_<partition>')
     parser.add_argument('--data-root', default='data/shapes')
     parser.add_argument('--num-train', type=int, default=2000, help='generated train images')
     parser.add_argument('--num-val', type=int, default=500, help='generated val images')
-    parser.add_argument('--teacher-epochs', type=int, default=10,
-                        help='teacher epochs (default 10, lr step at 8; the teacher configs '
-                        'train 30)')
-    parser.add_argument('--student-epochs', type=int, default=6,
-                        help='student epochs (default 6, lr step at 5: the student learns '
-                        'from trained teachers and needs fewer epochs)')
+    parser.add_argument('--teacher-epochs', type=int, default=None,
+                        help='teacher epochs (default 10 for conditional-detr, lr step at 8 '
+                        '(its teacher configs train 30); 4 for dino)')
+    parser.add_argument('--student-epochs', type=int, default=None,
+                        help='student epochs (default 6 for conditional-detr, lr step at 5: '
+                        'the student learns from trained teachers and needs fewer epochs; 3 '
+                        'for dino)')
     parser.add_argument('--seed', type=int, default=0,
                         help='randomness.seed of every config (default 0)')
     parser.add_argument('--jobs', type=int, default=None,
@@ -66,6 +83,14 @@ def parse_args(argv=None):
     parser.add_argument('--retrain', action='store_true',
                         help='train again even where checkpoints exist')
     args = parser.parse_args(argv)
+    family = FAMILIES[args.family]
+    for name in ('teacher_epochs', 'student_epochs'):
+        if getattr(args, name) is None:
+            setattr(args, name, family[name])
+    num = len(get_partition(args.partition))
+    if not osp.isfile(osp.join(REPO, family['student'].format(num))):
+        parser.error(f'--family {args.family} has no {num}-teacher configs '
+                     f'({family["student"].format(num)}); use --partition shapes_2t')
     for name in ('teacher_epochs', 'student_epochs', 'num_train', 'num_val', 'jobs'):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -105,12 +130,15 @@ def main(argv=None):
     t0 = time.time()
     num = len(get_partition(args.partition))
     args.data_root = osp.abspath(args.data_root)  # teacher processes run from the repo root
-    work = osp.abspath(args.work_dir or f'work_dirs/demo_{args.partition}')
+    family = {k: osp.join(REPO, v) if isinstance(v, str) else v
+              for k, v in FAMILIES[args.family].items()}
+    suffix = '' if args.family == 'conditional-detr' else f'_{args.family}'
+    work = osp.abspath(args.work_dir or f'work_dirs/demo_{args.partition}{suffix}')
     print(f'[demo] {provenance([args.seed])} (randomness.seed of every config)', flush=True)
     print(f'[demo] embedded data in {args.data_root} (generated if missing)', flush=True)
     ensure_shapes_dataset(args.data_root, num_train=args.num_train, num_val=args.num_val)
 
-    teacher_cfgs = [configure(TEACHER_CFG.format(t, num), args.data_root,
+    teacher_cfgs = [configure(family['teacher'].format(t, num), args.data_root,
                               osp.join(work, f'teacher{t}'), args.teacher_epochs, args.seed)
                     for t in range(1, num + 1)]
     todo = []
@@ -122,10 +150,11 @@ def main(argv=None):
     if todo:
         run_training_jobs(todo, TRAIN_TOOL, args.jobs or min(len(todo), os.cpu_count() or 1),
                           log=lambda msg: print(f'[demo] {msg}', flush=True))
-    teachers = [dict(config=TEACHER_CFG.format(t, num), checkpoint=last_checkpoint(c))
+    teachers = [dict(config=family['teacher'].format(t, num), checkpoint=last_checkpoint(c))
                 for t, c in enumerate(teacher_cfgs, 1)]
 
-    student_cfg = configure(STUDENT_CFG.format(num), args.data_root, osp.join(work, 'student'),
+    student_cfg = configure(family['student'].format(num), args.data_root,
+                            osp.join(work, 'student'),
                             args.student_epochs, args.seed)
     student_cfg.model.teachers = teachers
     use_cheap_teachers(student_cfg)
@@ -140,12 +169,12 @@ def main(argv=None):
     partitions = {f'T{t}': classes for t, classes in enumerate(get_partition(args.partition), 1)}
     results, precisions = {}, {}
     for t, teacher in enumerate(teachers, 1):  # a one-teacher ensemble: teacher t, 20 classes
-        cfg = configure(ENSEMBLE_CFG.format(num), args.data_root,
+        cfg = configure(family['ensemble'].format(num), args.data_root,
                         osp.join(work, f'eval_teacher{t}'), None, args.seed)
         cfg.model.teachers = [teacher]
         results[f'Teacher_{t}'] = evaluate(cfg, None, f'teacher {t}', partitions)
         precisions[f'Teacher_{t}'] = teacher_precision(cfg)
-    cfg = configure(ENSEMBLE_CFG.format(num), args.data_root, osp.join(work, 'eval_ensemble'),
+    cfg = configure(family['ensemble'].format(num), args.data_root, osp.join(work, 'eval_ensemble'),
                     None, args.seed)
     cfg.model.teachers = teachers
     results['Ensemble'] = evaluate(cfg, None, 'the ensemble', partitions)
@@ -153,8 +182,8 @@ def main(argv=None):
     results['Student'] = evaluate(student_cfg, student_ckpt, 'the student', partitions)
     precisions['Student'] = teacher_precision(student_cfg)
 
-    print(f'\n[demo] {args.partition}: all 20 classes, val split (COCO-style AP); '
-          'AP50 on each teacher\'s classes')
+    print(f'\n[demo] {args.partition}, {args.family}: all 20 classes, val split (COCO-style '
+          'AP); AP50 on each teacher\'s classes')
     header = ['AP', 'AP50', 'AP75'] + [f'AP50@{p}' for p in partitions]
     print(f'  {"model":<10} ' + ' '.join(f'{h:>8}' for h in header))
     for name, metrics in results.items():

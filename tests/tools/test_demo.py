@@ -1,4 +1,6 @@
 """The README's main job, at a tiny size: teachers, student, evaluation table."""
+import os.path as osp
+
 import pytest
 import torch
 
@@ -56,3 +58,17 @@ def test_demo_with_four_teachers(tmp_path, capsys):
                              'Student']
     assert 'coco/T4_bbox_mAP_50' in results['Student']
     assert 'AP50@T4' in capsys.readouterr().out
+
+
+def test_family_picks_its_configs_and_epochs():
+    demo = load_tool('demo')
+    args = demo.parse_args(['--family', 'dino'])
+    assert (args.teacher_epochs, args.student_epochs) == (4, 3)
+    assert demo.parse_args(['--family', 'dino', '--student-epochs', '5']).student_epochs == 5
+    assert demo.parse_args([]).teacher_epochs == 10
+    for family in demo.FAMILIES.values():
+        for key in ('teacher', 'student', 'ensemble'):
+            path = family[key].format(*((1, 2) if key == 'teacher' else (2, )))
+            assert osp.isfile(osp.join(demo.REPO, path)), path
+    with pytest.raises(SystemExit):
+        demo.parse_args(['--family', 'dino', '--partition', 'shapes_4t'])

@@ -7,8 +7,8 @@ from torch import Tensor
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from .base import SequenceHintHook
-from .sequence_utils import (channel_normalize, check_same_levels, feature_levels, masked_mse, neck_shapes,
-                             neck_tokens, valid_token_mask)
+from .sequence_utils import (channel_normalize, check_same_levels, feature_levels,
+                             masked_mse, neck_shapes, neck_tokens, valid_token_mask)
 
 
 @MODELS.register_module()
@@ -57,13 +57,14 @@ class SequenceAggregation(SequenceHintHook):
         shapes = neck_shapes(self.student_recorder['neck'], levels)
         losses = {}
         for name in self.hinted:
-            def as_tokens(x):
-                return neck_tokens(x, levels) if name == 'neck' else x
-            student_seq = as_tokens(self.student_recorder[name])
+            # Neck outputs are tuples of maps; encoder layers already output (B, n, C).
+            seqs = [rec[name] for rec in (self.student_recorder, *self.teacher_recorders)]
+            if name == 'neck':
+                seqs = [neck_tokens(seq, levels) for seq in seqs]
+            student_seq, teacher_seqs = seqs[0], seqs[1:]
             valid = valid_token_mask(data_samples, shapes, student_seq.device)
             projs = self.projections[name.replace('.', '_')]
-            aggregated = sum(proj(as_tokens(rec[name]).float())
-                             for proj, rec in zip(projs, self.teacher_recorders))
+            aggregated = sum(proj(seq.float()) for proj, seq in zip(projs, teacher_seqs))
             aggregated = aggregated / len(projs)
             key = 'loss_sag_proj' if name == 'neck' else f'loss_sag_enc{name.rsplit(".", 1)[1]}'
             losses[key] = masked_mse(channel_normalize(student_seq, valid, self.eps),

@@ -8,7 +8,7 @@ from .prenorm_detr import PreNormDETR
 from .sequence_extension import SequenceExtensionMixin
 
 __all__ = [
-    'ConditionalDETRAnyDim', 'DINOAnyDim', 'KADETRStudent', 'KAConditionalDETRStudent', 'KADABDETRStudent',
-    'KAPreNormDETRStudent', 'KADeformableDETRStudent', 'KADINOStudent',
+    'ConditionalDETRAnyDim', 'DINOAnyDim', 'KADETRStudent', 'KAConditionalDETRStudent',
+    'KADABDETRStudent', 'KAPreNormDETRStudent', 'KADeformableDETRStudent', 'KADINOStudent',
     'MultiScaleSequenceExtensionMixin', 'PreNormDETR', 'SequenceExtensionMixin'
 ]
