@@ -84,8 +84,8 @@ class MultiScaleSequenceExtensionMixin:
         levels = kwargs.get('num_feature_levels', 4)
         compressed = compression.get('strategy', 'none') != 'none'
         # The decoder sees N·L levels, or L after compression (one segment per position).
-        kwargs['decoder'] = _with_cross_attn_levels(
-            kwargs['decoder'], levels if compressed else num_teachers * levels)
+        kwargs['decoder']['layer_cfg']['cross_attn_cfg']['num_levels'] = (
+            levels if compressed else num_teachers * levels)
         super().__init__(*args, **kwargs)
         self.num_teachers = num_teachers
         self.compressor = SequenceCompressor(num_teachers, **compression)
@@ -248,13 +248,6 @@ class MultiScaleSequenceExtensionMixin:
         """Names to hook for the SA loss: ``neck.{t}`` then ``encoder.layers.{l}``."""
         return ([f'neck.{t}' for t in range(self.num_teachers)] +
                 [f'encoder.layers.{i}' for i in range(len(self.encoder.layers))])
-
-
-def _with_cross_attn_levels(decoder: dict, num_levels: int) -> dict:
-    """A copy of the decoder config whose cross-attention has ``num_levels`` levels."""
-    decoder = copy.deepcopy(dict(decoder))
-    decoder['layer_cfg']['cross_attn_cfg']['num_levels'] = num_levels
-    return decoder
 
 
 def _level_start_index(spatial_shapes: Tensor) -> Tensor:

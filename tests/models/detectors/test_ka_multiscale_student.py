@@ -13,8 +13,7 @@ DIMS = 32
 def _deformable_cfg(embed_dims=DIMS, two_stage=False):
     """The tiny DINO's backbone, neck and layers as a Deformable DETR with box refinement."""
     cfg = tiny_dino_cfg(embed_dims)
-    for key in ('dn_cfg', ):
-        cfg.pop(key)
+    cfg.pop('dn_cfg')
     cfg.update(type='DeformableDETR', as_two_stage=two_stage)
     cfg['decoder']['post_norm_cfg'] = None
     cfg['bbox_head']['type'] = 'DeformableDETRHead'
@@ -135,7 +134,7 @@ def test_segments_differ_and_proposals_keep_one_segment_per_position():
     memory, proposals = student.gen_encoder_output_proposals(**enc_out)
     assert memory.shape == (2, n, DIMS) and proposals.shape == (2, n, 4)
     # Each position keeps the segment whose best class logit is higher.
-    per_segment = [DINOAnyDimProposals(student, enc_out, t, n) for t in range(2)]
+    per_segment = [_segment_proposals(student, enc_out, t, n) for t in range(2)]
     scores = torch.stack([student._proposal_scores(m) for m, _ in per_segment], 1)
     best = scores.argmax(1)
     expected = torch.where(best[..., None] == 0, per_segment[0][1], per_segment[1][1])
@@ -144,7 +143,7 @@ def test_segments_differ_and_proposals_keep_one_segment_per_position():
     torch.testing.assert_close(per_segment[0][1], per_segment[1][1])
 
 
-def DINOAnyDimProposals(student, enc_out, t, n):
+def _segment_proposals(student, enc_out, t, n):
     """The plain DINO's proposals of segment t alone."""
     from mmdet.models.detectors import DeformableDETR
     levels = student.num_feature_levels
