@@ -3,13 +3,14 @@
     python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
         [--family conditional-detr|dino] [--size quick|medium|full]
         [--teacher-epochs E] [--student-epochs E] [--seeds 0 [1 ...]] [--only [NAME ...]]
-        [--jobs J] [--work-dir work_dirs/table1] [--out benchmarks/results/table1_<...>.md]
+        [--compute-matched] [--jobs J] [--work-dir work_dirs/table1]
+        [--out benchmarks/results/table1_<...>.md]
 
 Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
 of the family (:data:`FAMILIES`): the tiny Conditional DETR (default; :data:`STUDENTS`: Raw,
 Raw_ext, Student = SA+TA+GT, Student_slim and the ablations) or the tiny DINO
-(:data:`DINO_STUDENTS`: Raw, Raw_ext, Student, Student_slim, SA only, TA only; 2 teachers
-only, no DINO teachers exist for shapes_4t).
+(:data:`DINO_STUDENTS`: Raw, Raw_ext, Student, Student_slim, SA only, TA only; shapes_2t, or
+shapes_4t for Table IV with DINO: the tiny DINO teachers ``t{1..4}of4``).
 Schedule: the size's epochs (:data:`SIZES`), or ``--teacher-epochs`` / ``--student-epochs``
 (e.g. the schedule S that ``benchmarks/schedule_plateau.py`` measured), lr step at 5/6.
 Default ``--out``: ``benchmarks/results/table1_<partition>[_<size>].md`` (no size suffix
@@ -31,6 +32,21 @@ only what is missing, so a full run can be split over several invocations (``--o
 changed config gets a new key and is trained again.
 ``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
 findings then say "not run" for the students).
+
+``--compute-matched`` also trains the row "Raw, compute-matched" (not in the paper, which
+takes the teachers as given; users ask): the family's Raw config for E_cm epochs, E_cm the
+training compute of all teachers plus the Student row over Raw's training compute per epoch,
+rounded up (:func:`compute_matched_epochs`). Training compute of a network for one epoch =
+3 x its forward FLOPs per image (forward + backward ~ 2 x forward) x the training images
+it sees per epoch (its train dataset's length after the class filter and
+``filter_empty_gt``); each teacher at its own data and epochs; the Student 3 x its own
+forward plus 1 x every teacher's forward per image, as generic KA runs the frozen teachers
+every step. The teacher output cache of this benchmark (teachers run in the first epoch
+only) is an mmka speed-up and is not credited, which gives Raw the larger budget. FLOPs
+per image: the counter of the #params / FLOPs column (one inference-mode forward, so for
+every network alike no loss, no matching and no DINO denoising queries); the Student is
+uncompressed, so its deployed network is the network it trains. The breakdown is printed
+and written under the table; the row is keyed and cached as the others, per seed.
 Seeds: ``randomness.seed`` of every config, trained or only evaluated; with several
 ``--seeds`` each student is trained per seed and the table gives mean ± standard deviation
 (teachers, and the evaluations of the teachers and the Ensemble, use the first seed). The
@@ -53,7 +69,7 @@ from mmengine.runner import Runner
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from mmdet.registry import MODELS  # noqa: E402
+from mmdet.registry import DATASETS, MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 
 import mmka  # noqa: E402,F401
@@ -62,7 +78,7 @@ from mmka.utils import (last_checkpoint, mmka_commit, run_training_jobs,  # noqa
                         set_data_root, set_num_workers, teacher_precision,
                         use_cheap_teachers, use_teacher_cache)
 from mmka.utils.complexity import model_complexity  # noqa: E402
-from table1_report import write_report  # noqa: E402
+from table1_report import COMPUTE_MATCHED, compute_matched_lines, write_report  # noqa: E402
 
 SIZES = dict(
     # a check that everything runs (the test suite)
@@ -94,7 +110,8 @@ STUDENTS = {
     'Student, TA every layer': 'configs/ka/shapes_2t-ta-all-layers.py',
     'Student, code recipe': 'configs/ka/shapes_2t-code-recipe.py',
 }
-#: The tiny DINO family (2 teachers only): name -> 2-teacher config.
+#: The tiny DINO family: name -> 2-teacher config; for 4 teachers, as above, the config gets
+#: shapes_4t's teachers (configs/ka/shapes_4t_dino*.py are the same models for tools/train.py).
 DINO_STUDENTS = {
     'Raw': 'configs/baselines/dino_r18tiny_1xb16-12e_shapes.py',
     'Raw_ext': 'configs/baselines/ka-dino_r18tiny_1xb16-12e_shapes-rawext2t.py',
@@ -126,7 +143,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--partition', default='shapes_2t', choices=('shapes_2t', 'shapes_4t'))
     parser.add_argument('--family', default=DEFAULT_FAMILY, choices=tuple(FAMILIES),
-                        help='detector family of teachers and students (dino: shapes_2t only)')
+                        help='detector family of teachers and students')
     parser.add_argument('--size', default='full', choices=tuple(SIZES))
     parser.add_argument('--teacher-epochs', type=int, default=None, metavar='E',
                         help="teachers' epochs (default: the size's)")
@@ -137,6 +154,9 @@ def parse_args(argv=None):
                         help='students to train and report (default all of the family: '
                         + '; '.join(f'{f}: {list(c["students"])}' for f, c in FAMILIES.items())
                         + '); with no names only the teachers and the Ensemble')
+    parser.add_argument('--compute-matched', action='store_true',
+                        help=f'also train and report "{COMPUTE_MATCHED}": Raw for the training '
+                        'compute of the teachers plus the Student (see the module docstring)')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once (default: the number of CPU cores)')
     parser.add_argument('--work-dir', default=None,
@@ -181,7 +201,9 @@ def check_configs(args) -> None:
     repository lacks (e.g. DINO teachers for 4 teachers)."""
     family = FAMILIES[args.family]
     num = len(get_partition(args.partition))
-    names = list(family['students']) if args.only is None else args.only
+    names = list(family['students']) if args.only is None else list(args.only)
+    if getattr(args, 'compute_matched', False):  # Raw trained longer; the Student's cost
+        names += ['Raw', 'Student']
     paths = [family['teacher'].format(t, num) for t in range(1, num + 1)]
     paths += [family['ensemble']] + [family['students'][n] for n in names]
     for path in paths:
@@ -281,6 +303,82 @@ def ensemble_cfg(args, teachers: List[Config], which: Optional[int] = None) -> C
     return keyed(cfg, name, args.work_dir)
 
 
+def compute_matched_job(args, epochs: int, seed: int) -> Config:
+    """The family's Raw at ``epochs`` (E_cm), keyed under its own row name, so that it never
+    shares a work dir with the Raw row even when E_cm equals the students' epochs."""
+    family = family_of(args)
+    cfg = schedule(family['students']['Raw'], args, epochs, seed)
+    return keyed(cfg, f"{family['prefix']}{COMPUTE_MATCHED}-seed{seed}", args.work_dir)
+
+
+def training_flops(forward: int, images: int, epochs: int, frozen_forward: int = 0) -> int:
+    """Training compute of a network: (3 x its forward FLOPs per image, the forward plus a
+    backward of about twice the forward, + ``frozen_forward``: the forward FLOPs per image of
+    networks that run beside it untrained, KA's teachers) x images per epoch x epochs."""
+    return (3 * forward + frozen_forward) * images * epochs
+
+
+def compute_matched_epochs(raw: dict, teachers: List[dict], student: dict) -> dict:
+    """The budget of the compute-matched Raw, from forward FLOPs per image and image counts.
+
+    Args:
+        raw (dict): ``flops`` (forward FLOPs per image) and ``images`` (training images per
+            epoch) of Raw.
+        teachers (list[dict]): ``flops``, ``images`` and ``epochs`` of each teacher.
+        student (dict): the same of the Student, whose every step also runs the forward of
+            every teacher (on the Student's images).
+
+    Returns:
+        dict: the inputs (``raw``, ``teachers``, ``student``), the training FLOPs
+        ``raw_epoch`` (Raw, one epoch), ``teacher_flops`` (a list), ``student_flops`` and
+        ``total`` (teachers + Student), and ``epochs``: E_cm = ceil(total / raw_epoch).
+        Integer arithmetic, so that E_cm (part of the row's key) never depends on rounding.
+    """
+    if not teachers:
+        raise ValueError('compute-matched budget: no teachers; the Student amalgamates >= 1.')
+    keys = ('flops', 'images', 'epochs')
+    entries = [('Raw', raw, keys[:2]), ('Student', student, keys)]
+    entries += [(f'Teacher_{t}', e, keys) for t, e in enumerate(teachers, 1)]
+    for name, entry, needed in entries:
+        bad = [f'{k}={entry.get(k)!r}' for k in needed
+               if type(entry.get(k)) is not int or entry[k] < 1]
+        if bad:
+            raise ValueError(f'compute-matched budget: {name} needs positive integer '
+                             f'{", ".join(needed)}; got {", ".join(bad)}.')
+    raw_epoch = training_flops(raw['flops'], raw['images'], 1)
+    teacher_flops = [training_flops(t['flops'], t['images'], t['epochs']) for t in teachers]
+    student_flops = training_flops(student['flops'], student['images'], student['epochs'],
+                                   frozen_forward=sum(t['flops'] for t in teachers))
+    total = sum(teacher_flops) + student_flops
+    return dict(raw=raw, teachers=teachers, student=student, raw_epoch=raw_epoch,
+                teacher_flops=teacher_flops, student_flops=student_flops, total=total,
+                epochs=-(-total // raw_epoch))
+
+
+def compute_matched_budget(args, teachers: List[Config]) -> dict:
+    """:func:`compute_matched_epochs` of this run; trains nothing (seconds).
+
+    FLOPs per image: :func:`complexity`, the column's counter: each teacher's own config's
+    model, Raw, and the Student's student network (KA's trainable network; the Student row is
+    uncompressed, so it is also the deployed one). Images per epoch: the length of each
+    train dataset, built (the generated data must exist, as :func:`main` ensures).
+    """
+    student = student_job('Student', args, teachers, args.seeds[0])
+    if student.model.get('student', {}).get('compression'):
+        raise ValueError('compute-matched budget: the Student row is compressed, so the FLOPs '
+                         'counter would see its deployed, not its trained, sequence.')
+
+    def measured(cfg: Config, epochs: Optional[int] = None) -> dict:
+        images = len(DATASETS.build(cfg.train_dataloader.dataset))
+        entry = dict(flops=complexity(cfg.model.to_dict())['flops'], images=images)
+        return entry if epochs is None else dict(entry, epochs=epochs)
+
+    return compute_matched_epochs(
+        measured(student_job('Raw', args, teachers, args.seeds[0])),
+        [measured(t, t.train_cfg.max_epochs) for t in teachers],
+        measured(student, student.train_cfg.max_epochs))
+
+
 def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple],
              model_cfg: dict, train_dir: Optional[str] = None) -> dict:
     """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached.
@@ -357,11 +455,18 @@ def main(argv=None):
         f'Ensemble, {", ".join(map(str, args.seeds))} for the students')
 
     teachers = teacher_jobs(args)
+    budget = compute_matched_budget(args, teachers) if args.compute_matched else None
+    if budget:  # E_cm before any training
+        for line in compute_matched_lines(budget):
+            log(line)
     todo = [(osp.basename(c.work_dir), c) for c in teachers
             if not osp.isfile(last_checkpoint(c))]
     run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
     names = list(family_of(args)['students']) if args.only is None else args.only
     students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
+    if budget:
+        students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
+                         for s in args.seeds})
     todo = [(osp.basename(c.work_dir), c) for c in students.values()
             if not osp.isfile(last_checkpoint(c))]
     run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
@@ -386,7 +491,7 @@ def main(argv=None):
 
     used = dict(size, teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs)
     write_report(args, used, rows, partitions, minutes=(time.time() - start) / 60,
-                 precisions=precisions)
+                 precisions=precisions, compute_matched=budget)
     return rows
 
 

@@ -1,6 +1,7 @@
 """benchmarks/reproduce_table1.py at its quick size: a well-formed table and picture, caching."""
 import importlib.util
 import os.path as osp
+import re
 import sys
 
 import pytest
@@ -85,6 +86,21 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert 'Student > Raw (paper: +5.0 AP on VOC): not run' in text
     assert f'Provenance: mmka {mmka_commit()}; seed 0; teachers float32.' in text
     assert all(r['mmka'] != 'unknown' for records in rows.values() for r in records)
+    # --compute-matched: only the new row trains (Raw for E_cm epochs), under its own key.
+    rows = bench.main(['--size', 'quick', '--only', '--compute-matched'] + args[5:])
+    log = capsys.readouterr().out
+    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw, compute-matched']
+    assert log.count('[table1] training') == 1 and 'training raw--compute-matched-seed0-' in log
+    epochs = int(log.split('trains E_cm = ')[1].split()[0])
+    assert epochs > 1 and rows['Raw, compute-matched'][0]['curve'][-1][0] == epochs
+    text = out.read_text()
+    assert '| Raw, compute-matched |' in text and f'E_cm = {epochs} epochs' in text
+    assert f'every student 1 (`Raw, compute-matched`: {epochs}) epochs' in text
+    assert '- Teacher_2: 3 x ' in text and 'is not credited' in text
+    assert 'Student > Raw at the compute of teachers + Student (no paper claim; users ask): ' \
+        'not run (needs `Student`' in text
+    bench.main(['--size', 'quick', '--only', '--compute-matched'] + args[5:])
+    assert '[table1] training' not in capsys.readouterr().out  # cached, as every row
 
 
 def test_evaluation_cache_is_keyed_by_partitions(tmp_path):
@@ -155,9 +171,11 @@ def test_family_and_epochs_choose_configs_schedules_and_default_out(tmp_path):
     assert bench.ensemble_cfg(args, teachers).model.type == 'TeacherEnsemble'
 
 
-def test_argument_errors_are_clear(capsys):
+def test_argument_errors_are_clear(capsys, monkeypatch):
     bench = load('reproduce_table1')
-    with pytest.raises(ValueError, match='dino_r18tiny_1xb16-12e_shapes-t1of4.py'):
+    missing = 'configs/teachers/dino_r18tiny_1xb16-99e_shapes-t{}of{}.py'
+    monkeypatch.setitem(bench.FAMILIES, 'dino', dict(bench.FAMILIES['dino'], teacher=missing))
+    with pytest.raises(ValueError, match='dino_r18tiny_1xb16-99e_shapes-t1of4.py does not exist'):
         bench.parse_args(['--partition', 'shapes_4t', '--family', 'dino'])
     for argv, message in [
             (['--family', 'dino', '--only', 'Raw', 'SAG'],
@@ -169,3 +187,88 @@ def test_argument_errors_are_clear(capsys):
         with pytest.raises(SystemExit):
             bench.parse_args(argv)
         assert message in capsys.readouterr().err
+
+
+def test_dino_runs_4_teachers_for_shapes_4t(tmp_path):
+    """Table IV with DINO: the job list has the 4 DINO teachers of the shapes_4t partition,
+    and the students and the Ensemble get all 4."""
+    from mmka.datasets import get_partition
+    bench = load('reproduce_table1')
+    args = bench.parse_args(['--family', 'dino', '--partition', 'shapes_4t', '--size', 'medium',
+                             '--work-dir', str(tmp_path), '--data-root', str(tmp_path / 'd')])
+    assert args.out.endswith('table1_shapes_4t_dino_medium_s6_t12.md')
+    teachers = bench.teacher_jobs(args)
+    assert [osp.basename(t.work_dir).rsplit('-', 1)[0] for t in teachers] == [
+        f'dino-teacher{t}of4' for t in range(1, 5)]
+    assert [tuple(t.train_dataloader.dataset.metainfo.classes) for t in teachers] == \
+        list(get_partition('shapes_4t'))
+    assert all(t.model.type == 'DINOAnyDim' and t.train_cfg.max_epochs == 12 for t in teachers)
+    for name in ('Student', 'Student_slim', 'Raw_ext'):
+        cfg = bench.student_job(name, args, teachers, seed=0)
+        ka = cfg.model.student if cfg.model.type == 'KADETRAmalgamator' else cfg.model
+        assert ka.type == 'KADINOStudent' and ka.num_teachers == 4, name
+    student = bench.student_job('Student', args, teachers, seed=0)
+    assert [osp.relpath(t['config'], REPO) for t in student.model.teachers] == [
+        f'configs/teachers/dino_r18tiny_1xb16-12e_shapes-t{t}of4.py' for t in range(1, 5)]
+    assert len(bench.ensemble_cfg(args, teachers).model.teachers) == 4
+
+
+#: Work dirs of rows cached by earlier commits (a hash of the config text, independent of the
+#: checkout's location): a change to how existing rows are configured renames them, and the
+#: benchmark would silently train them again. (An mmdet upgrade that changes its
+#: default_runtime also renames them.)
+KNOWN_RUNS = {
+    ('--family', 'dino', '--size', 'medium', '--teacher-epochs', '24', '--student-epochs', '24'):
+        ['dino-teacher1of2-c7c94fead6', 'dino-teacher2of2-1590e87844', 'dino-raw-seed0-f543a0c511'],
+    ('--partition', 'shapes_4t', '--size', 'medium'):
+        ['teacher1of4-f4de62cddd', 'teacher2of4-1d85750134', 'teacher3of4-88ec5cc29d',
+         'teacher4of4-c175e4f4e0', 'raw-seed0-0166ef9409'],
+}
+
+
+@pytest.mark.parametrize('argv', list(KNOWN_RUNS), ids=' '.join)
+def test_existing_rows_keep_their_keys(argv):
+    bench = load('reproduce_table1')
+    common = ['--work-dir', '/w', '--data-root', '/data/shapes']
+    runs = {}
+    for flag in ([], ['--compute-matched']):
+        args = bench.parse_args(list(argv) + common + flag)
+        teachers = bench.teacher_jobs(args)
+        runs[tuple(flag)] = [osp.basename(c.work_dir) for c in teachers + [
+            bench.student_job(n, args, teachers, 0) for n in bench.family_of(args)['students']]]
+    assert runs[()][:len(KNOWN_RUNS[argv])] == KNOWN_RUNS[argv]  # the teachers, then Raw
+    assert runs[()] == runs[('--compute-matched', )]  # the flag adds a row, changes none
+
+
+def test_compute_matched_epochs_count_teachers_and_student():
+    bench = load('reproduce_table1')
+    report = load('table1_report')
+    raw = dict(flops=10, images=100)  # 3 x 10 x 100 = 3000 FLOPs per Raw epoch
+    teachers = [dict(flops=10, images=50, epochs=6), dict(flops=5, images=60, epochs=4)]
+    student = dict(flops=20, images=100, epochs=5)
+    budget = bench.compute_matched_epochs(raw, teachers, student)
+    assert budget['raw_epoch'] == 3000
+    assert budget['teacher_flops'] == [9000, 3600]  # 3 and 1.2 Raw epochs
+    # (3 x 20 + 10 + 5 teachers' forward) x 100 images x 5 epochs: 12.5 Raw epochs
+    assert budget['student_flops'] == 37500
+    assert budget['total'] == 50100 and budget['epochs'] == 17  # 16.7 rounded up
+    one = bench.compute_matched_epochs(raw, teachers[:1], dict(student, flops=15, epochs=3))
+    assert one['total'] == 9000 + 16500 and one['epochs'] == 9  # 8.5 -> 9
+    exact = bench.compute_matched_epochs(raw, [dict(flops=10, images=100, epochs=2)],
+                                         dict(flops=10, images=75, epochs=2))
+    assert exact['total'] == 6000 + 6000 and exact['epochs'] == 4  # no rounding up
+    lines = report.compute_matched_lines(budget)
+    assert lines[1] == 'Teacher_1: 3 x 0.000 GFLOPs x 50 images x 6 epochs = 3.00 Raw epochs'
+    assert lines[-1].startswith('Total (teachers + Student): 16.70 Raw epochs, so '
+                                '`Raw, compute-matched` trains E_cm = 17 epochs')
+    for bad, message in [
+            (dict(raw=dict(flops=10, images=0)), 'Raw needs positive integer flops, images; '
+             'got images=0'),
+            (dict(student=dict(flops=2.5, images=10, epochs=1)), 'Student needs positive '
+             'integer flops, images, epochs; got flops=2.5'),
+            (dict(teachers=[teachers[0], dict(flops=1, images=1)]), 'Teacher_2 needs positive '
+             'integer flops, images, epochs; got epochs=None'),
+            (dict(teachers=[]), 'no teachers')]:
+        given = dict(dict(raw=raw, teachers=teachers, student=student), **bad)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            bench.compute_matched_epochs(**given)
