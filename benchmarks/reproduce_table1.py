@@ -29,7 +29,8 @@ config (schedule, data, seed and, for students, the teachers' keys), with its ch
 its evaluation ``result-<hash of the partitions>.json`` (Raw and Raw_ext are the same
 models for 2 and 4 teachers, but are scored on each partition's classes). A rerun trains
 only what is missing, so a full run can be split over several invocations (``--only``); a
-changed config gets a new key and is trained again.
+changed config gets a new key and is trained again. A run stopped part-way (the end of a
+session) resumes from its last validation's checkpoint.
 ``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
 findings then say "not run" for the students).
 
@@ -54,6 +55,7 @@ report states the mmka commit, the seeds and the teachers' precision (see
 :func:`mmka.utils.provenance`); each evaluation records the commit that computed it.
 """
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -234,6 +236,18 @@ def keyed(cfg: Config, name: str, work_dir: str) -> Config:
     cfg.work_dir = None
     key = hashlib.sha1(cfg.pretty_text.encode()).hexdigest()[:10]
     cfg.work_dir = osp.join(work_dir, f'{slug(name)}-{key}')
+    return cfg
+
+
+def resumable(cfg: Config) -> Config:
+    """``cfg`` checkpointing at every validation and resuming from its last checkpoint.
+
+    Long rows outlive a session. Set after :func:`keyed`: neither changes what is trained
+    (the sampler reseeds every epoch, the train time carries over in the checkpoint), so the
+    keys of runs trained before this existed stay valid.
+    """
+    cfg.default_hooks.checkpoint.interval = cfg.train_cfg.val_interval
+    cfg.resume = True
     return cfg
 
 
@@ -459,7 +473,7 @@ def main(argv=None):
     if budget:  # E_cm before any training
         for line in compute_matched_lines(budget):
             log(line)
-    todo = [(osp.basename(c.work_dir), c) for c in teachers
+    todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c))) for c in teachers
             if not osp.isfile(last_checkpoint(c))]
     run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
     names = list(family_of(args)['students']) if args.only is None else args.only
@@ -467,7 +481,7 @@ def main(argv=None):
     if budget:
         students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
                          for s in args.seeds})
-    todo = [(osp.basename(c.work_dir), c) for c in students.values()
+    todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c))) for c in students.values()
             if not osp.isfile(last_checkpoint(c))]
     run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
 

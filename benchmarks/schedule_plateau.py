@@ -34,7 +34,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.utils import last_checkpoint, provenance, run_training_jobs  # noqa: E402
-from reproduce_table1 import keyed, learning_curve, schedule, train_seconds  # noqa: E402
+from reproduce_table1 import keyed, learning_curve, resumable, schedule, train_seconds  # noqa: E402
 from table1_report import machine  # noqa: E402
 
 RAW = 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
@@ -68,13 +68,7 @@ def run_cfg(args, epochs: int, seed: int) -> Config:
     table1 = SimpleNamespace(size='medium', data_root=args.data_root)
     cfg = schedule(args.config, table1, epochs, seed)
     cfg.train_cfg.val_interval = args.val_interval
-    cfg = keyed(cfg, f'e{epochs}-seed{seed}', args.work_dir)
-    # Long runs outlive a session: checkpoint every validation and resume from the last
-    # one. Set after keying, since neither changes what is trained (the sampler reseeds
-    # every epoch); a resumed run's train_time.json counts only its own epochs.
-    cfg.default_hooks.checkpoint.interval = args.val_interval
-    cfg.resume = True
-    return cfg
+    return resumable(keyed(cfg, f'e{epochs}-seed{seed}', args.work_dir))
 
 
 def final_ap(curve: List[list], epochs: int) -> Optional[float]:
