@@ -9,8 +9,8 @@
 Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
 of the family (:data:`FAMILIES`): the tiny Conditional DETR (default; :data:`STUDENTS`: Raw,
 Raw_ext, Student = SA+TA+GT, Student_slim and the ablations) or the tiny DINO
-(:data:`DINO_STUDENTS`: Raw, Raw_ext, Student, Student_slim, SA only, TA only; shapes_2t, or
-shapes_4t for Table IV with DINO: the tiny DINO teachers ``t{1..4}of4``).
+(:data:`DINO_STUDENTS`: the same rows under the same names; shapes_2t, or shapes_4t for
+Table IV with DINO: the tiny DINO teachers ``t{1..4}of4``).
 Schedule: the size's epochs (:data:`SIZES`), or ``--teacher-epochs`` / ``--student-epochs``
 (e.g. the schedule S that ``benchmarks/schedule_plateau.py`` measured), lr step at 5/6.
 Default ``--out``: ``benchmarks/results/table1_<partition>[_<size>].md`` (no size suffix
@@ -114,18 +114,34 @@ STUDENTS = {
 }
 #: The tiny DINO family: name -> 2-teacher config; for 4 teachers, as above, the config gets
 #: shapes_4t's teachers (configs/ka/shapes_4t_dino*.py are the same models for tools/train.py).
+#: Every row of :data:`STUDENTS`, under the same name (label-free: no ground-truth term of
+#: any kind, DINO's encoder and denoising ones included; see the configs' headers).
 DINO_STUDENTS = {
     'Raw': 'configs/baselines/dino_r18tiny_1xb16-12e_shapes.py',
     'Raw_ext': 'configs/baselines/ka-dino_r18tiny_1xb16-12e_shapes-rawext2t.py',
     'Student': 'configs/ka/shapes_2t_dino.py',
+    'Student, TA by points': 'configs/ka/shapes_2t_dino-ta-points.py',
     'Student_slim': 'configs/ka/shapes_2t_dino-slim.py',
     'SA only': 'configs/ka/shapes_2t_dino-sa.py',
     'TA only': 'configs/ka/shapes_2t_dino-ta.py',
+    'SAG': 'configs/ka/shapes_2t_dino-sag.py',
+    'TA label-free': 'configs/ka/shapes_2t_dino-ta-labelfree.py',
+    'SA+TA label-free': 'configs/ka/shapes_2t_dino-labelfree.py',
+    'slim isometric': 'configs/ka/shapes_2t_dino-slim-isometric.py',
+    'slim random': 'configs/ka/shapes_2t_dino-slim-random.py',
+    'slim, student guide': 'configs/ka/shapes_2t_dino-slim-student-guide.py',
+    # Fidelity switches, as above (the code's softmax switches on DINO's focal head: see
+    # the code-recipe config's header).
+    'Student, TA every layer': 'configs/ka/shapes_2t_dino-ta-all-layers.py',
+    'Student, code recipe': 'configs/ka/shapes_2t_dino-code-recipe.py',
 }
 DEFAULT_FAMILY = 'conditional-detr'
 #: family -> teacher config pattern (teacher t of n), Ensemble config, students, prefix of
 #: the run names (work dirs), and whether KA rows run their teachers by
-#: :func:`use_cheap_teachers` (bf16 autocast where the CPU computes bf16 natively).
+#: :func:`use_cheap_teachers` (bf16 autocast where the CPU computes bf16 natively);
+#: ``uncached_hooks``: hook types whose rows run their teachers every step (no teacher output
+#: cache: what they record from a multi-scale teacher, its encoder call, carries the level
+#: layout, which the per-image cache cannot store).
 FAMILIES = {
     DEFAULT_FAMILY: dict(teacher=TEACHER_CFG, ensemble=ENSEMBLE_CFG, students=STUDENTS,
                          prefix='', cheap_teachers=True),
@@ -136,7 +152,8 @@ FAMILIES = {
     # SA reads) are within 1% (relative L2) of float32, so the teachers stay cheap here too.
     'dino': dict(teacher='configs/teachers/dino_r18tiny_1xb16-12e_shapes-t{}of{}.py',
                  ensemble='configs/ka/shapes_2t_dino-ensemble.py', students=DINO_STUDENTS,
-                 prefix='dino-', cheap_teachers=True),
+                 prefix='dino-', cheap_teachers=True,
+                 uncached_hooks=('PointTaskAmalgamation', )),
 }
 IMAGE_SIZE = (128, 128)  # the embedded data's image size, for FLOPs
 
@@ -293,12 +310,15 @@ def student_job(name: str, args, teachers: List[Config], seed: int) -> Config:
         if family['cheap_teachers']:
             use_cheap_teachers(cfg)
         # The embedded pipeline is deterministic (one resize, no flips), so every KA row
-        # reads its teachers' outputs from a cache after its first epoch. float32 storage
-        # serves exactly what the teachers computed: the same training as without it. The
-        # seeds of a row share its cache (same teachers, same hooks).
-        teachers_key = '-'.join(osp.basename(t.work_dir) for t in teachers)
-        use_teacher_cache(cfg, osp.join(args.work_dir, 'teacher_cache',
-                                        f'{slug(name)}-{teachers_key}'), dtype='float32')
+        # (but those with the family's ``uncached_hooks``) reads its teachers' outputs from
+        # a cache after its first epoch. float32 storage serves exactly what the teachers
+        # computed: the same training as without it. The seeds of a row share its cache
+        # (same teachers, same hooks).
+        uncached = family.get('uncached_hooks', ())
+        if not any(hook['type'] in uncached for hook in cfg.model.hooks):
+            teachers_key = '-'.join(osp.basename(t.work_dir) for t in teachers)
+            use_teacher_cache(cfg, osp.join(args.work_dir, 'teacher_cache',
+                                            f'{slug(name)}-{teachers_key}'), dtype='float32')
     elif cfg.model.type.startswith('KA'):  # Raw_ext: N input projections, no teachers
         cfg.model.num_teachers = num
     return keyed(cfg, f'{name}-seed{seed}', args.work_dir)

@@ -1,4 +1,5 @@
-"""End-to-end amalgamation of 2 tiny DINO teachers through the Runner and the tools."""
+"""End-to-end amalgamation of 2 tiny DINO teachers through the Runner and the tools; every
+DINO config of the Table I reproduction builds and takes a loss step with tiny models."""
 import glob
 import os
 import os.path as osp
@@ -7,11 +8,14 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmdet.registry import MODELS
 from ..conftest import REPO, load_tool, tiny_run_cfg
 from ..models.amalgamators.tiny_setup import T1, T2
-from ..models.detectors.dino_setup import save_dino_teacher, tiny_dino_cfg
+from ..models.detectors.dino_setup import batch, save_dino_teacher, tiny_dino_ka_model
 
 KA_DINO = osp.join(REPO, 'configs/ka/shapes_2t_dino.py')
 
@@ -25,14 +29,7 @@ def dino_teachers(tmp_path_factory):
 
 def dino_ka_cfg(shapes_root, work_dir, teachers, config=KA_DINO, epochs=1, **model):
     cfg = tiny_run_cfg(config, shapes_root, str(work_dir), epochs=epochs, batch_size=4)
-    student = dict(tiny_dino_cfg(32, num_classes=20), type='KADINOStudent', num_teachers=2)
-    if cfg.model.student.get('compression'):
-        student['compression'] = cfg.model.student.compression
-    cfg.model.student = student
-    cfg.model.teachers = teachers
-    for hook in cfg.model.hooks:  # random tiny teachers are never confident
-        if hook['type'] == 'TaskAmalgamation':
-            hook['targets'] = dict(hook['targets'], score_thr=0.0, max_targets=8)
+    cfg.model = tiny_dino_ka_model(cfg.model, teachers)
     cfg.model.update(model)
     cfg.param_scheduler = []
     return cfg
@@ -73,3 +70,89 @@ def test_dino_slim_amalgamation_two_processes_gloo(shapes_root, dino_teachers, t
     log = ''.join(open(p).read() for p in glob.glob(str(tmp_path / '*' / '*.log')))
     assert 'GPU number: 2' in log and 'loss_sa_enc0' in log and 'loss_ta_cls' in log
     assert glob.glob(str(tmp_path / 'cache/teacher1/*/*.bin'))
+
+
+# The DINO rows of benchmarks/reproduce_table1.py beyond Student / Student_slim / SA / TA:
+# each config's model is shapes_2t_dino.py's but for the change below (model -> None), and
+# one step of it with tiny models gives these loss keys (at least; label-free: exactly).
+SA = {'loss_sa_proj', 'loss_sa_enc0'}
+TA = {'loss_ta_cls', 'loss_ta_bbox', 'loss_ta_iou'}
+GT = {'gt.loss_cls', 'gt.enc_loss_cls', 'gt.dn_loss_cls', 'gt.d0.loss_cls'}
+RAW_DINO = 'configs/baselines/dino_r18tiny_1xb16-12e_shapes.py'
+CODE_RECIPE = Config.fromfile(osp.join(REPO, 'configs/_base_/ka/code-recipe.py'))
+
+
+def _compression(**kwargs):
+    def change(model):
+        model['student']['compression'] = dict(attention='full', **kwargs)
+    return change
+
+
+DINO_ROWS = {
+    'sag': (lambda m: m.update(
+        student=Config.fromfile(osp.join(REPO, RAW_DINO)).model.to_dict(),
+        hooks=[dict(type='SequenceAggregation', loss_weight=1.0), m['hooks'][1]]),
+            {'loss_sag_proj', 'loss_sag_enc0'} | TA | GT),
+    'labelfree': (lambda m: m.update(gt_loss_weight=0.0), SA | TA),
+    'ta-labelfree': (lambda m: m.update(gt_loss_weight=0.0, hooks=m['hooks'][1:]), TA),
+    'slim-isometric': (_compression(strategy='isometric'), SA | TA | GT),
+    'slim-random': (_compression(strategy='random'), SA | TA | GT),
+    'slim-student-guide': (_compression(strategy='redundancy', train_guide='student'),
+                           SA | TA | GT),
+    'ta-all-layers': (lambda m: m['hooks'][1].update(aux_layers=True),
+                      SA | TA | {'d0.loss_ta_cls'} | GT),
+    'code-recipe': (lambda m: m.update(
+        hooks=CODE_RECIPE.to_dict()['code_recipe_hooks'],
+        gt_loss_weight=CODE_RECIPE.code_recipe_gt_loss_weight),
+                    SA | TA | {'d0.loss_ta_cls'} | GT),
+    'ta-points': (lambda m: m.update(hooks=[m['hooks'][0], dict(
+        type='PointTaskAmalgamation', loss_weight=1.0,
+        points=dict(num_general=30, specific=True, box_sizes=(1 / 32, 1.0)),
+        loss=dict(type='KDDETRLoss', temperature=10.0, cls_weight=1.0, l1_weight=5.0,
+                  giou_weight=2.0, aux_layers=True))]),
+                  SA | {'loss_ta_pts_cls', 'loss_ta_pts_bbox', 'loss_ta_pts_iou',
+                        'd0.loss_ta_pts_cls'} | GT),
+}
+
+
+@pytest.mark.parametrize('row', sorted(DINO_ROWS))
+def test_dino_table1_row_config_builds_and_takes_a_loss_step(row, dino_teachers):
+    cfg = Config.fromfile(osp.join(REPO, f'configs/ka/shapes_2t_dino-{row}.py'))
+    base = Config.fromfile(KA_DINO)
+    change, keys = DINO_ROWS[row]
+    expected = base.model.to_dict()
+    change(expected)
+    assert cfg.model.to_dict() == expected
+    # Data, schedule and runtime are the DINO Student's; label-free keeps empty images, the
+    # code recipe decays the SA / TA weights.
+    for key in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'val_dataloader'):
+        assert cfg[key] == base[key], key
+    label_free = cfg.model.gt_loss_weight == 0
+    assert cfg.train_dataloader.dataset.filter_cfg.filter_empty_gt is not label_free
+    decay = [h for h in cfg.get('custom_hooks', []) if h.type == 'AmalgamationLossDecayHook']
+    assert decay == ([dict(type='AmalgamationLossDecayHook', end_factor=0.0)]
+                     if row == 'code-recipe' else [])
+    # One training step with tiny models, the config's hooks and weights.
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_dino_ka_model(cfg.model, dino_teachers)).train()
+    model.init_weights()
+    imgs, samples = batch(padded=True, num_classes=len(cfg.model.classes))
+    if label_free:  # no annotation is read (DINO's denoising queries are made from them)
+        for s in samples:
+            del s.gt_instances
+    losses = model.loss(imgs, samples)
+    assert keys <= set(losses), sorted(keys - set(losses))
+    if label_free:  # no ground-truth term of any kind
+        assert set(losses) == keys
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.student.backbone.conv1.weight.grad.abs().sum() > 0
+    compressor = getattr(model.student, 'compressor', None)
+    if compressor is not None and compressor.enabled:  # one segment kept per position
+        kept = model.student.last_kept_indices
+        n = kept.size(1)
+        assert (kept % n == torch.arange(n)).all() and set((kept // n).unique().tolist()) == {0, 1}
+        # P_slim on the teachers' projections in training, or the student's own.
+        assert bool(model._guide_recorders) is (compressor.strategy == 'redundancy' and
+                                                compressor.train_guide == 'teachers')

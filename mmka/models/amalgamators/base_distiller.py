@@ -1,14 +1,15 @@
 """A student trained from frozen teachers: the model the Runner sees (KA and KD alike)."""
 from abc import abstractmethod
 from collections import OrderedDict
-from contextlib import ExitStack
-from typing import Callable, Dict, List, Optional, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from mmdet.models.detectors import DeformableDETR
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..amalgamation_hooks.recorder import OutputRecorder
@@ -182,11 +183,50 @@ def run_detector(detector: nn.Module, inputs: Tensor, data_samples: SampleList):
     """A DETR's raw head outputs, (L, B, m, K) logits and (L, B, m, 4) boxes.
 
     Like mmdet's ``DETR._forward``, but calls the head as a module (``bbox_head(...)``
-    rather than ``bbox_head.forward(...)``) so that forward hooks on it fire.
+    rather than ``bbox_head.forward(...)``) so that forward hooks on it fire. It reads no
+    annotation, in training mode too: a multi-scale detector (Deformable DETR, DINO) builds
+    its decoder queries as at inference (:func:`detection_transformer`), so ``m`` is its
+    ``num_queries`` detection queries, without DINO's denoising queries.
     """
     feats = detector.extract_feat(inputs)
-    head_inputs = detector.forward_transformer(feats, data_samples)
+    head_inputs = detection_transformer(detector, feats, data_samples)
     return detector.bbox_head(**head_inputs)
+
+
+def detection_transformer(detector: nn.Module, feats, data_samples: SampleList) -> Dict:
+    """``detector.forward_transformer`` without ground truth: the head's inputs
+    (``hidden_states``, ``references``) of the detection queries only.
+
+    In training mode, mmdet's ``DeformableDETR.pre_decoder`` also returns the two-stage
+    encoder outputs its loss reads (the head's ``forward`` takes no such argument), and
+    ``DINO.pre_decoder`` prepends denoising queries built from the ground-truth boxes and
+    labels of ``data_samples``. Here ``pre_decoder`` runs with the detector's own
+    ``training`` flag off (its submodules keep their mode; in mmdet 3.3 that flag selects
+    only these two things there), so the queries are the detection queries alone, exactly
+    those of the training forward: DINO's attention mask keeps detection queries from
+    seeing denoising ones, so their outputs are the same with or without them (tested).
+    Everything else (backbone, encoder, compression, decoder) runs in the detector's mode.
+    Other detectors: their own ``forward_transformer`` (which reads no annotation).
+    """
+    if not (detector.training and isinstance(detector, DeformableDETR)):
+        return detector.forward_transformer(feats, data_samples)
+    encoder_inputs, decoder_inputs = detector.pre_transformer(feats, data_samples)
+    encoder_outputs = detector.forward_encoder(**encoder_inputs)
+    with _detection_queries_only(detector):
+        query_inputs, _ = detector.pre_decoder(**encoder_outputs)
+    decoder_inputs.update(query_inputs)
+    return detector.forward_decoder(**decoder_inputs)
+
+
+@contextmanager
+def _detection_queries_only(detector: nn.Module) -> Iterator[None]:
+    """The detector's own ``training`` flag off (not its submodules'), then restored."""
+    mode = detector.training
+    detector.training = False
+    try:
+        yield
+    finally:
+        detector.training = mode
 
 
 def run_encoder(detector: nn.Module, inputs: Tensor, data_samples: SampleList) -> None:

@@ -1,12 +1,16 @@
 """KA with multi-scale teachers and students (DINO): SA over every level, TA without the
-denoising queries, SAG, the Ensemble, compression guided by the teachers."""
+denoising queries, SAG, the Ensemble, compression guided by the teachers, label-free."""
+import copy
+
 import pytest
 import torch
 
 from mmdet.registry import MODELS
 from mmka.models.amalgamation_hooks.sequence_utils import neck_shapes, valid_token_mask
+from mmka.models.amalgamators.base_distiller import run_detector
 
 from ..detectors.dino_setup import batch, save_dino_teacher, tiny_dino_cfg
+from ..detectors.test_ka_multiscale_student import PLAIN
 from .tiny_setup import CLASSES, T1, T2, save_teacher
 
 DIMS = 32
@@ -95,6 +99,91 @@ def test_ta_leaves_out_the_denoising_queries(teachers):
         cls, boxes, *a)
     model.loss(*_batch())
     assert seen == [torch.Size([2, model.student.num_queries, len(CLASSES)])]
+
+
+def test_ta_on_every_layer_leaves_out_the_denoising_queries(teachers):
+    """aux_layers=True: each decoder layer is distilled on the detection queries alone, the
+    outputs the student gives them without denoising queries (which they cannot see)."""
+    model = build(teachers, [dict(type='TaskAmalgamation', aux_layers=True,
+                                  targets=dict(score_thr=0.0))])
+    hook = model.hooks[0]
+    seen = []
+    criterion = hook.criterion.forward
+    hook.criterion.forward = lambda cls, boxes, *a: seen.append((cls, boxes)) or criterion(
+        cls, boxes, *a)
+    imgs, samples = _batch()
+    recorded = []
+    handle = model.student.bbox_head.register_forward_hook(
+        lambda m, i, out: recorded.append(out[0].shape))
+    losses = model.loss(imgs, samples)
+    handle.remove()
+    layers = model.student.decoder.num_layers
+    assert {f'd{l}.loss_ta_cls' for l in range(layers - 1)} <= set(losses)
+    assert recorded[0][2] > model.student.num_queries  # the student's loss had dn queries
+    with torch.no_grad():
+        cls, boxes = run_detector(model.student, imgs, samples)  # no denoising queries
+    assert cls.shape[:3] == (layers, 2, model.student.num_queries)
+    # loss_by_layers distils the last layer first, then layers 0 .. L-2.
+    for (got_cls, got_boxes), layer in zip(seen, [layers - 1, *range(layers - 1)]):
+        torch.testing.assert_close(got_cls, cls[layer])
+        torch.testing.assert_close(got_boxes, boxes[layer])
+
+
+@pytest.mark.parametrize('kind', ['dino', 'deformable'])
+def test_student_forward_without_labels_gives_the_detection_queries(kind):
+    """run_detector in training mode (the label-free student's forward): no ground truth
+    read, and each decoder layer's detection-query outputs equal those of the training
+    forward (DINO: with its denoising queries)."""
+    make, student_type = PLAIN[kind]
+    student = MODELS.build(dict(make(), type=student_type, num_teachers=2))
+    student.init_weights()
+    student.train()
+    imgs, samples = batch(padded=True)
+    with torch.no_grad():
+        head_inputs = student.forward_transformer(student.extract_feat(imgs),
+                                                  copy.deepcopy(samples))
+        ref_cls, ref_boxes = student.bbox_head.forward(head_inputs['hidden_states'],
+                                                       head_inputs['references'])
+        for s in samples:
+            del s.gt_instances
+        cls, boxes = run_detector(student, imgs, samples)
+    assert student.training and all(m.training for m in student.modules())
+    queries = student.num_queries
+    if kind == 'dino':
+        assert ref_cls.size(2) > queries  # denoising queries first
+    assert cls.shape[:3] == (student.decoder.num_layers, 2, queries)
+    torch.testing.assert_close(cls, ref_cls[:, :, -queries:])
+    torch.testing.assert_close(boxes, ref_boxes[:, :, -queries:])
+
+
+def test_label_free_dino_reads_no_annotations(teachers):
+    """gt_loss_weight=0 with a DINO student: no ground-truth term of any kind (decoder,
+    two-stage encoder, denoising) and no annotation read; the loss is the same with or
+    without annotations."""
+    model = build(teachers, [dict(type='SequenceAmalgamation'),
+                             dict(type='TaskAmalgamation', targets=dict(score_thr=0.0))],
+                  gt_loss_weight=0.0)
+    imgs, samples = _batch()
+    with_gt = model.loss(imgs, copy.deepcopy(samples))
+    for s in samples:
+        del s.gt_instances
+    losses = model.loss(imgs, samples)
+    assert set(losses) == set(with_gt) == {'loss_sa_proj', 'loss_sa_enc0', 'loss_ta_cls',
+                                           'loss_ta_bbox', 'loss_ta_iou'}
+    for key, value in losses.items():
+        torch.testing.assert_close(value, with_gt[key])
+    sum(losses.values()).backward()
+    assert model.student.neck[1].convs[0].conv.weight.grad.abs().sum() > 0
+    # What label-free leaves untrained in DINO: the two-stage proposal head (the memory
+    # transform and the class and box branches after the last decoder layer), which only
+    # the encoder ground-truth loss supervises (proposals are picked by top-k and detached),
+    # and the denoising label embedding; every other parameter learns.
+    enc = model.student.decoder.num_layers
+    untrained = (f'bbox_head.cls_branches.{enc}.', f'bbox_head.reg_branches.{enc}.',
+                 'memory_trans_', 'dn_query_generator.')
+    params = dict(model.student.named_parameters())
+    assert {n for n, p in params.items() if p.grad is None} == \
+        {n for n in params if n.startswith(untrained)}
 
 
 def test_slim_student_is_guided_by_the_teachers_multilevel_projections(teachers):

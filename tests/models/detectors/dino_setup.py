@@ -67,3 +67,25 @@ def save_dino_teacher(path, classes, seed: int, embed_dims: int = 32) -> dict:
     model.init_weights()
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), str(path))
     return dict(config=dict(model=cfg), checkpoint=str(path), classes=tuple(classes))
+
+
+def tiny_dino_ka_model(model: dict, teachers: list, embed_dims: int = 32) -> dict:
+    """An amalgamation config's ``model`` made tiny: the tiny DINO student of the same kind
+    (an extended student with the config's type and compression and one segment per
+    teacher, or the config's plain DINO, e.g. SAG's) over the config's classes, the given
+    (tiny, random) ``teachers``, and Hungarian TA targets that admit their predictions
+    (random teachers are never confident). Everything else (hooks, weights) is the config's.
+    """
+    model = copy.deepcopy(dict(model))
+    student = dict(model['student'])
+    tiny = tiny_dino_cfg(embed_dims, num_classes=len(model['classes']))
+    if student['type'] != tiny['type']:  # an extended student
+        tiny.update(type=student['type'], num_teachers=len(teachers))
+        if student.get('compression'):
+            tiny['compression'] = dict(student['compression'])
+    hooks = [dict(h) for h in model['hooks']]
+    for hook in hooks:
+        if hook['type'] == 'TaskAmalgamation':
+            hook['targets'] = dict(hook.get('targets') or {}, score_thr=0.0, max_targets=8)
+    model.update(student=tiny, teachers=teachers, hooks=hooks)
+    return model
