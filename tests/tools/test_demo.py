@@ -67,8 +67,17 @@ def test_family_picks_its_configs_and_epochs():
     assert demo.parse_args(['--family', 'dino', '--student-epochs', '5']).student_epochs == 5
     assert demo.parse_args([]).teacher_epochs == 10
     for family in demo.FAMILIES.values():
-        for key in ('teacher', 'student', 'ensemble'):
-            path = family[key].format(*((1, 2) if key == 'teacher' else (2, )))
-            assert osp.isfile(osp.join(demo.REPO, path)), path
+        for num in (2, 4):  # both families have 2- and 4-teacher configs
+            for key in ('teacher', 'student', 'ensemble'):
+                path = family[key].format(*((num, num) if key == 'teacher' else (num, )))
+                assert osp.isfile(osp.join(demo.REPO, path)), path
+    assert demo.parse_args(['--family', 'dino', '--partition', 'shapes_4t']).family == 'dino'
+
+
+def test_family_without_configs_for_the_partition_is_refused(monkeypatch, capsys):
+    demo = load_tool('demo')
+    missing = dict(demo.FAMILIES['dino'], student='configs/ka/shapes_{}t_missing.py')
+    monkeypatch.setitem(demo.FAMILIES, 'dino', missing)
     with pytest.raises(SystemExit):
         demo.parse_args(['--family', 'dino', '--partition', 'shapes_4t'])
+    assert 'no 4-teacher configs (configs/ka/shapes_4t_missing.py)' in capsys.readouterr().err
