@@ -3,7 +3,7 @@
     python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
         [--family conditional-detr|dino] [--size quick|medium|full]
         [--teacher-epochs E] [--student-epochs E] [--seeds 0 [1 ...]] [--only [NAME ...]]
-        [--compute-matched] [--jobs J] [--work-dir work_dirs/table1]
+        [--compute-matched] [--report-only] [--jobs J] [--work-dir work_dirs/table1]
         [--out benchmarks/results/table1_<...>.md]
 
 Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
@@ -32,7 +32,10 @@ only what is missing, so a full run can be split over several invocations (``--o
 changed config gets a new key and is trained again. A run stopped part-way (the end of a
 session) resumes from its last validation's checkpoint.
 ``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
-findings then say "not run" for the students).
+findings then say "not run" for the students). ``--report-only`` trains nothing and reports
+the rows x seeds whose training has finished, naming the others: rows trained by several
+invocations (e.g. 3 seeds of Raw / Student / Student_slim, one of the others) end in one
+table by a last ``--report-only`` run over all rows and seeds.
 
 ``--compute-matched`` also trains the row "Raw, compute-matched" (not in the paper, which
 takes the teachers as given; users ask): the family's Raw config for E_cm epochs, E_cm the
@@ -51,8 +54,10 @@ and written under the table; the row is keyed and cached as the others, per seed
 Seeds: ``randomness.seed`` of every config, trained or only evaluated; with several
 ``--seeds`` each student is trained per seed and the table gives mean ± standard deviation
 (teachers, and the evaluations of the teachers and the Ensemble, use the first seed). The
-report states the mmka commit, the seeds and the teachers' precision (see
-:func:`mmka.utils.provenance`); each evaluation records the commit that computed it.
+report states the mmka commit the invocation started at, the seeds and the teachers'
+precision (see :func:`mmka.utils.provenance`); each evaluation records the commit that
+computed it. The findings count a difference only outside twice the seed spread (see
+``table1_report.findings``).
 """
 import argparse
 import copy
@@ -176,6 +181,10 @@ def parse_args(argv=None):
     parser.add_argument('--compute-matched', action='store_true',
                         help=f'also train and report "{COMPUTE_MATCHED}": Raw for the training '
                         'compute of the teachers plus the Student (see the module docstring)')
+    parser.add_argument('--report-only', action='store_true',
+                        help='train nothing: report the rows (and seeds) whose training has '
+                        'finished, naming the others; the way to write one table from rows '
+                        'trained by several invocations with different --seeds')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once (default: the number of CPU cores)')
     parser.add_argument('--work-dir', default=None,
@@ -414,10 +423,12 @@ def compute_matched_budget(args, teachers: List[Config]) -> dict:
 
 
 def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple],
-             model_cfg: dict, train_dir: Optional[str] = None) -> dict:
+             model_cfg: dict, train_dir: Optional[str] = None,
+             commit: Optional[str] = None) -> dict:
     """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached.
 
-    The record also holds ``mmka``, the commit that evaluated it (:func:`mmka_commit`).
+    The record also holds ``mmka``, the commit that evaluated it: ``commit`` (the one the
+    run started at) or :func:`mmka_commit` now.
     """
     path = result_path(cfg.work_dir, partitions)
     if osp.isfile(path):
@@ -432,7 +443,7 @@ def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple
     metrics = Runner.from_cfg(cfg).test()
     result = dict(metrics=metrics, curve=learning_curve(train_dir) if train_dir else [],
                   train_seconds=train_seconds(train_dir) if train_dir else None,
-                  **complexity(model_cfg), mmka=mmka_commit())
+                  **complexity(model_cfg), mmka=commit or mmka_commit())
     with open(path, 'w') as f:
         json.dump(result, f, indent=1)
     return result
@@ -485,10 +496,16 @@ def main(argv=None):
     parallel = args.jobs or os.cpu_count() or 1
     log = lambda msg: print(f'[table1] {msg}', flush=True)  # noqa: E731
     train_tool = osp.join(REPO, 'tools/train.py')
-    log(f'mmka {mmka_commit()}; randomness.seed {args.seeds[0]} for the teachers and the '
+    commit = mmka_commit()  # now: a commit made while this runs did not train its models
+    log(f'mmka {commit}; randomness.seed {args.seeds[0]} for the teachers and the '
         f'Ensemble, {", ".join(map(str, args.seeds))} for the students')
 
     teachers = teacher_jobs(args)
+    if args.report_only:
+        untrained = [c.work_dir for c in teachers if not osp.isfile(last_checkpoint(c))]
+        if untrained:
+            raise ValueError(f'--report-only: the teachers in {untrained} are not trained; '
+                             'run the same command without --report-only first.')
     budget = compute_matched_budget(args, teachers) if args.compute_matched else None
     if budget:  # E_cm before any training
         for line in compute_matched_lines(budget):
@@ -501,9 +518,16 @@ def main(argv=None):
     if budget:
         students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
                          for s in args.seeds})
-    todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c))) for c in students.values()
-            if not osp.isfile(last_checkpoint(c))]
-    run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
+    not_trained = [f'`{name}` seed {seed}' for (name, seed), c in students.items()
+                   if not osp.isfile(last_checkpoint(c))]
+    if args.report_only:
+        students = {key: c for key, c in students.items() if osp.isfile(last_checkpoint(c))}
+        log(f'not trained, left out: {", ".join(not_trained) or "none"}')
+    else:
+        todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c)))
+                for c in students.values() if not osp.isfile(last_checkpoint(c))]
+        run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
+        not_trained = []
 
     partitions = {f'T{t}': c for t, c in enumerate(get_partition(args.partition), 1)}
     rows, precisions = {}, {}
@@ -511,21 +535,23 @@ def main(argv=None):
         log(f'evaluating teacher {i + 1}')
         cfg = ensemble_cfg(args, teachers, i)
         rows[f'Teacher_{i + 1}'] = [evaluate(cfg, None, partitions, teacher.model.to_dict(),
-                                             teacher.work_dir)]
+                                             teacher.work_dir, commit)]
         precisions[f'Teacher_{i + 1}'] = teacher_precision(cfg)
     log('evaluating the ensemble')
     cfg = ensemble_cfg(args, teachers)
-    rows['Ensemble'] = [evaluate(cfg, None, partitions, {})]
+    rows['Ensemble'] = [evaluate(cfg, None, partitions, {}, commit=commit)]
     precisions['Ensemble'] = teacher_precision(cfg)
     for (name, seed), cfg in students.items():
         log(f'evaluating {name} (seed {seed})')
         rows.setdefault(name, []).append(
-            evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir))
+            evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir,
+                     commit))
         precisions[name] = teacher_precision(cfg)
 
     used = dict(size, teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs)
     write_report(args, used, rows, partitions, minutes=(time.time() - start) / 60,
-                 precisions=precisions, compute_matched=budget)
+                 precisions=precisions, compute_matched=budget, commit=commit,
+                 not_trained=not_trained)
     return rows
 
 

@@ -60,7 +60,8 @@ def teacher_precision(cfg) -> Optional[str]:
 
 
 def provenance(seeds: Iterable[int],
-               precisions: Optional[Mapping[str, Optional[str]]] = None) -> str:
+               precisions: Optional[Mapping[str, Optional[str]]] = None,
+               commit: Optional[str] = None) -> str:
     """One line for a results file, e.g. ``'mmka 7816fd8+dirty; seed 0; teachers bfloat16'``.
 
     Args:
@@ -70,9 +71,12 @@ def provenance(seeds: Iterable[int],
             without teachers. One precision is stated alone; several name their models:
             ``'teachers float32 for `Ensemble`; bfloat16 for `Student`'``. Without any model
             with teachers: ``'no teachers'``. None (the default) leaves the part out.
+        commit (str, optional): the commit to state, e.g. :func:`mmka_commit` taken when a
+            long run started (a commit made during the run must not be credited with its
+            results); None (the default) reads HEAD now.
     """
     seeds = list(seeds)
-    line = f"mmka {mmka_commit()}; seed{'s' if len(seeds) > 1 else ''} " + \
+    line = f"mmka {commit or mmka_commit()}; seed{'s' if len(seeds) > 1 else ''} " + \
         ', '.join(map(str, seeds))
     if precisions is None:
         return line

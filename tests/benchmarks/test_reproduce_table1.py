@@ -32,16 +32,50 @@ def test_findings_follow_the_numbers():
             'SAG': [record(0.28)], 'Student_slim': [record(0.347)],
             'slim, student guide': [record(0.33)]}
     lines = '\n'.join(report.findings(rows))
-    assert 'Student > Raw (paper: +5.0 AP on VOC): holds (35.0 vs 30.0, +5.0 AP)' in lines
-    assert 'Student >= Ensemble: **does not hold** (35.0 vs 40.0, -5.0 AP)' in lines
-    assert 'SAG <= Raw: holds' in lines and 'SA > SAG (Student vs SAG + TA): holds' in lines
-    assert 'Student_slim within 0.5 AP of Student: holds (34.7 vs 35.0, -0.3 AP)' in lines
+    # One seed per row: plain comparisons, marked as such.
+    assert ('Student > Raw (paper: +5.0 AP on VOC): holds (35.0 vs 30.0, +5.0 AP; one seed, '
+            'spread not measured)') in lines
+    assert 'Student >= Ensemble: **does not hold** (35.0 vs 40.0, -5.0 AP;' in lines
+    assert 'Raw >= SAG (paper: SAG no better than Raw): holds' in lines
+    assert 'SA > SAG (Student vs SAG + TA): holds' in lines
+    assert 'Student_slim within 0.5 AP of Student: holds (34.7 vs 35.0, -0.3 AP;' in lines
     assert 'Student_slim > Raw (paper Table IV: +3.2 AP): holds (34.7 vs 30.0, +4.7' in lines
     assert 'Student_slim > Ensemble (paper Table IV: +3.1 AP): **does not hold**' in lines
     assert 'redundancy > isometric > random compression: not run' in lines
     assert ('P_slim on X_S in training too >= on X_T (mmka option, no paper claim): '
-            '**does not hold** (33.0 vs 34.7, -1.7 AP)') in lines
+            '**does not hold** (33.0 vs 34.7, -1.7 AP;') in lines
     assert report.mean_std([0.3, 0.5]) == '40.0 ± 14.1'
+
+
+def test_findings_count_differences_only_outside_the_seed_spread():
+    report = load('table1_report')
+    # Raw: sd 1.0 AP over 3 seeds; Student: sd 0.5; the one-seed rows take the larger, 1.0.
+    rows = {'Raw': [record(v) for v in (0.30, 0.31, 0.32)],
+            'Student': [record(v) for v in (0.325, 0.33, 0.335)],
+            'Ensemble': [record(0.28)], 'Student_slim': [record(0.35)],
+            'slim isometric': [record(0.34)], 'slim random': [record(0.20)],
+            'SA+TA label-free': [record(0.31)], 'SAG': [record(0.36)]}
+    spread = report.seed_spread(rows)
+    assert spread['Raw'] == pytest.approx(1.0) and spread['Student'] == pytest.approx(0.5)
+    assert spread['Student_slim'] == pytest.approx(1.0) and spread['Ensemble'] == 0
+    lines = '\n'.join(report.findings(rows))
+    # +2.0 AP with 2 sd = 2.0: not outside the spread.
+    assert 'Student > Raw (paper: +5.0 AP on VOC): within noise (33.0 vs 31.0, +2.0 AP; ' \
+        '2 sd = 2.0)' in lines
+    # The Ensemble has no spread of its own: 2 x the Student's.
+    assert 'Student >= Ensemble: holds (33.0 vs 28.0, +5.0 AP; 2 sd = 1.0)' in lines
+    assert 'SA > SAG (Student vs SAG + TA): **does not hold** (33.0 vs 36.0' in lines
+    # Within 0.5 AP: 2.0 apart, but 2.0 <= 0.5 + 2 sd.
+    assert 'Student_slim within 0.5 AP of Student: within noise (35.0 vs 33.0, +2.0' in lines
+    # 35 > 34 is within noise, 34 > 20 holds: the chain is within noise.
+    assert 'redundancy > isometric > random compression: within noise (35.0 / 34.0 / 20.0 ' \
+        'AP; 2 sd = 2.0)' in lines
+    assert 'label-free (SA+TA) within 1.4 AP of labelled (paper: -1.40): ' \
+        '**does not hold** (31.0 vs 33.0, -2.0' not in lines  # 2.0 <= 1.4 + 2 sd
+    assert 'label-free (SA+TA) within 1.4 AP of labelled (paper: -1.40): within noise' in lines
+    rows['slim isometric'] = [record(0.38)]
+    assert 'compression: **does not hold** (35.0 / 38.0 / 20.0' in \
+        '\n'.join(report.findings(rows))
 
 
 def test_rows_from_other_commits_are_named():
@@ -62,7 +96,9 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     text = out.read_text()
     for row in rows:
         assert f'| {row} |' in text
-    assert '| model | AP | AP50 | AP75 | AP50 T1 | AP50 T2 | #params (M) | FLOPs (G) |' in text
+    assert ('| model | seeds | AP | AP50 | AP75 | AP50 T1 | AP50 T2 | #params (M) | FLOPs (G) |'
+            in text)
+    assert '| Ensemble | — |' in text and '| Raw | 1 |' in text
     assert 'Student > Raw' in text and 'not run (needs `Student_slim`' in text
     assert f'Provenance: mmka {mmka_commit()}; seed 0; teachers ' in text
     student = rows['Student'][0]
@@ -82,7 +118,17 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     log = capsys.readouterr().out
     assert log.count('[table1] training') == 1 and 'training raw-seed1' in log
     assert len(rows['Raw']) == 2 and 'Student' not in rows
-    assert '±' in out.read_text()
+    assert '±' in out.read_text() and '| Raw | 2 |' in out.read_text()
+    # --report-only: one table of what exists (Raw seeds 0, 1; Student seed 0), nothing
+    # trained, the rest named.
+    rows = bench.main(['--size', 'quick', '--only', 'Raw', 'Student', '--seeds', '0', '1', '2',
+                       '--report-only'] + args[5:])
+    assert '[table1] training' not in capsys.readouterr().out
+    assert len(rows['Raw']) == 2 and len(rows['Student']) == 1
+    text = out.read_text()
+    assert '| Raw | 2 |' in text and '| Student | 1 |' in text
+    assert ('Not trained yet, so not in the table: `Raw` seed 2, `Student` seed 1, `Student` '
+            'seed 2.') in text
     # --only without names: the teachers and the Ensemble (here all cached).
     rows = bench.main(['--size', 'quick', '--only'] + args[5:])
     assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble']
@@ -116,6 +162,15 @@ def test_evaluation_cache_is_keyed_by_partitions(tmp_path):
     paths = [bench.result_path(str(tmp_path), p) for p in (two, four, dict(two))]
     assert paths[0] != paths[1] and paths[0] == paths[2]
     assert all(osp.dirname(p) == str(tmp_path) and p.endswith('.json') for p in paths)
+
+
+def test_report_only_needs_trained_teachers(tmp_path):
+    bench = load('reproduce_table1')
+    with pytest.raises(ValueError, match='--report-only: the teachers in .* are not trained'):
+        bench.main(['--size', 'quick', '--only', '--report-only', '--work-dir',
+                    str(tmp_path / 'work'), '--data-root', str(tmp_path / 'data'),
+                    '--out', str(tmp_path / 'table1.md')])
+    assert not (tmp_path / 'table1.md').exists()
 
 
 def test_bad_names_are_refused():

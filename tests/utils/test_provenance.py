@@ -52,6 +52,7 @@ def test_teacher_precision(model, optim, expected):
 def test_provenance_line():
     commit = mmka_commit()
     assert provenance([0]) == f'mmka {commit}; seed 0'
+    assert provenance([0], commit='abc1234') == 'mmka abc1234; seed 0'
     assert provenance([0, 1], {'Raw': None}) == f'mmka {commit}; seeds 0, 1; no teachers'
     assert provenance([3], {'Raw': None, 'Student': 'bfloat16', 'SAG': 'bfloat16'}) == \
         f'mmka {commit}; seed 3; teachers bfloat16'
