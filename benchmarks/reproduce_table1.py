@@ -518,8 +518,12 @@ def main(argv=None):
     if budget:
         students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
                          for s in args.seeds})
-    not_trained = [f'`{name}` seed {seed}' for (name, seed), c in students.items()
-                   if not osp.isfile(last_checkpoint(c))]
+    missing: Dict[str, List[int]] = {}
+    for (name, seed), c in students.items():
+        if not osp.isfile(last_checkpoint(c)):
+            missing.setdefault(name, []).append(seed)
+    not_trained = [f"`{name}` (seed{'s' if len(seeds) > 1 else ''} "
+                   f"{', '.join(map(str, seeds))})" for name, seeds in missing.items()]
     if args.report_only:
         students = {key: c for key, c in students.items() if osp.isfile(last_checkpoint(c))}
         log(f'not trained, left out: {", ".join(not_trained) or "none"}')

@@ -127,8 +127,8 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert len(rows['Raw']) == 2 and len(rows['Student']) == 1
     text = out.read_text()
     assert '| Raw | 2 |' in text and '| Student | 1 |' in text
-    assert ('Not trained yet, so not in the table: `Raw` seed 2, `Student` seed 1, `Student` '
-            'seed 2.') in text
+    assert 'Not trained yet, so not in the table: `Raw` (seed 2), `Student` (seeds 1, 2).' \
+        in text
     # --only without names: the teachers and the Ensemble (here all cached).
     rows = bench.main(['--size', 'quick', '--only'] + args[5:])
     assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble']
