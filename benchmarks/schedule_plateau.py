@@ -33,7 +33,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
-from mmka.utils import last_checkpoint, provenance, run_training_jobs  # noqa: E402
+from mmka.utils import last_checkpoint, mmka_commit, provenance, run_training_jobs  # noqa: E402
 from reproduce_table1 import keyed, learning_curve, resumable, schedule, train_seconds  # noqa: E402
 from table1_report import machine  # noqa: E402
 
@@ -95,7 +95,10 @@ def verdict(finals: Dict[int, List[float]]) -> str:
             (f'. Next: {2 * longest} epochs.' if longest else '.'))
 
 
-def write_report(args, runs: Dict[tuple, Config], minutes: float) -> None:
+def write_report(args, runs: Dict[tuple, Config], minutes: float,
+                 commit: Optional[str] = None) -> None:
+    """Write ``args.out``; ``commit``: the mmka commit the invocation started at (default:
+    HEAD now)."""
     curves = {key: learning_curve(cfg.work_dir) for key, cfg in runs.items()}
     finals: Dict[int, List[float]] = {e: [] for e in args.schedules}
     rows = []
@@ -121,7 +124,7 @@ def write_report(args, runs: Dict[tuple, Config], minutes: float) -> None:
         f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; this invocation {minutes:.1f} min '
         f'({args.jobs} training slots of {max(1, (os.cpu_count() or 1) // args.jobs)} '
         'thread(s) each).  ',
-        f'Provenance: {provenance(args.seeds)}.  ',
+        f'Provenance: {provenance(args.seeds, commit=commit)}.  ',
         f'Data: the medium embedded data, {NUM_TRAIN} train / {NUM_VAL} val images; AP in '
         'points on the val split, all classes of the config. Each schedule is a run of its '
         'own (lr step at 5/6 of it).', '',
@@ -141,6 +144,7 @@ def write_report(args, runs: Dict[tuple, Config], minutes: float) -> None:
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
+    commit = mmka_commit()  # now: a commit made while this runs did not train its models
     ensure_shapes_dataset(args.data_root, num_train=NUM_TRAIN, num_val=NUM_VAL)
     runs = {(e, s): run_cfg(args, e, s) for e in args.schedules for s in args.seeds}
     if not args.report_only:
@@ -152,7 +156,7 @@ def main(argv=None):
         # run started beside another invocation's should not take both cores).
         run_training_jobs(todo, osp.join(REPO, 'tools/train.py'), args.jobs,
                           log=lambda msg: print(f'[plateau] {msg}', flush=True))
-    write_report(args, runs, (time.time() - start) / 60)
+    write_report(args, runs, (time.time() - start) / 60, commit)
 
 
 if __name__ == '__main__':
