@@ -186,7 +186,9 @@ def parse_args(argv=None):
                         'finished, naming the others; the way to write one table from rows '
                         'trained by several invocations with different --seeds')
     parser.add_argument('--jobs', type=int, default=None,
-                        help='models trained at once (default: the number of CPU cores)')
+                        help='models trained at once, each on cores / jobs threads (also when '
+                        'fewer are left to train); default: one per core, a lone model on '
+                        'every core')
     parser.add_argument('--work-dir', default=None,
                         help='default: work_dirs/table1 (work_dirs/table1_quick for --size quick)')
     parser.add_argument('--data-root', default=None,
@@ -487,13 +489,19 @@ def complexity(model_cfg: dict) -> dict:
     return dict(params=info['params'], flops=info['flops'])
 
 
+def training_slots(jobs: Optional[int], runs: int) -> int:
+    """Trainings at once (each on cores / slots threads): ``--jobs`` as given, also when
+    fewer runs are left (a run started beside another invocation's must not take every
+    core); by default one per core, at most one per run (a lone run gets every core)."""
+    return jobs or min(os.cpu_count() or 1, max(1, runs))
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
     register_all_modules()
     size = SIZES[args.size]
     ensure_shapes_dataset(args.data_root, num_train=size['num_train'], num_val=size['num_val'])
-    parallel = args.jobs or os.cpu_count() or 1
     log = lambda msg: print(f'[table1] {msg}', flush=True)  # noqa: E731
     train_tool = osp.join(REPO, 'tools/train.py')
     commit = mmka_commit()  # now: a commit made while this runs did not train its models
@@ -512,7 +520,7 @@ def main(argv=None):
             log(line)
     todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c))) for c in teachers
             if not osp.isfile(last_checkpoint(c))]
-    run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
+    run_training_jobs(todo, train_tool, training_slots(args.jobs, len(todo)), log=log)
     names = list(family_of(args)['students']) if args.only is None else args.only
     students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
     if budget:
@@ -530,7 +538,7 @@ def main(argv=None):
     else:
         todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c)))
                 for c in students.values() if not osp.isfile(last_checkpoint(c))]
-        run_training_jobs(todo, train_tool, min(parallel, max(1, len(todo))), log=log)
+        run_training_jobs(todo, train_tool, training_slots(args.jobs, len(todo)), log=log)
         not_trained = []
 
     partitions = {f'T{t}': c for t, c in enumerate(get_partition(args.partition), 1)}

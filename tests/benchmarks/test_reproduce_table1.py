@@ -173,6 +173,14 @@ def test_report_only_needs_trained_teachers(tmp_path):
     assert not (tmp_path / 'table1.md').exists()
 
 
+def test_jobs_are_slots_even_for_fewer_runs(monkeypatch):
+    bench = load('reproduce_table1')
+    monkeypatch.setattr(bench.os, 'cpu_count', lambda: 2)
+    assert bench.training_slots(2, 1) == 2  # one run beside another invocation: 1 thread
+    assert bench.training_slots(None, 1) == 1  # a lone run by default: both cores
+    assert bench.training_slots(None, 5) == 2 and bench.training_slots(None, 0) == 1
+
+
 def test_bad_names_are_refused():
     bench = load('reproduce_table1')
     with pytest.raises(SystemExit):
