@@ -99,6 +99,7 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert ('| model | seeds | AP | AP50 | AP75 | AP50 T1 | AP50 T2 | #params (M) | FLOPs (G) |'
             in text)
     assert '| Ensemble | — |' in text and '| Raw | 1 |' in text
+    assert '| model | AP T1 | AP T2 |' in text  # the teachers' head room
     assert 'Student > Raw' in text and 'not run (needs `Student_slim`' in text
     assert f'Provenance: mmka {mmka_commit()}; seed 0; teachers ' in text
     student = rows['Student'][0]
@@ -413,3 +414,15 @@ def test_compute_matched_epochs_count_teachers_and_student():
         given = dict(dict(raw=raw, teachers=teachers, student=student), **bad)
         with pytest.raises(ValueError, match=re.escape(message)):
             bench.compute_matched_epochs(**given)
+
+
+def test_partition_table_gives_each_models_ap_on_each_teachers_classes():
+    report = load('table1_report')
+
+    def rec(t1, t2):
+        return dict(metrics={'coco/T1_bbox_mAP': t1, 'coco/T2_bbox_mAP': t2})
+
+    rows = {'Teacher_1': [rec(0.77, 0.0)], 'Raw': [rec(0.70, 0.60), rec(0.72, 0.62)]}
+    assert report.partition_table(rows, {'T1': ('circle', ), 'T2': ('ring', )}) == [
+        '| model | AP T1 | AP T2 |', '|---|---|---|', '| Teacher_1 | 77.0 | 0.0 |',
+        '| Raw | 71.0 ± 1.4 | 61.0 ± 1.4 |']
