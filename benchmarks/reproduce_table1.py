@@ -53,7 +53,9 @@ uncompressed, so its deployed network is the network it trains. The breakdown is
 and written under the table; the row is keyed and cached as the others, per seed.
 Seeds: ``randomness.seed`` of every config, trained or only evaluated; with several
 ``--seeds`` each student is trained per seed and the table gives mean ± standard deviation
-(teachers, and the evaluations of the teachers and the Ensemble, use the first seed). The
+(the teachers, and the evaluations of the teachers and the Ensemble, use ``--teacher-seed``,
+default 0, whatever ``--seeds`` are: ``--seeds 1 --only Raw`` trains Raw's seed 1 under the
+same teachers as ``--seeds 0``). The
 report states the mmka commit the invocation started at, the seeds and the teachers'
 precision (see :func:`mmka.utils.provenance`); each evaluation records the commit that
 computed it. The findings count a difference only outside twice the seed spread (see
@@ -173,7 +175,11 @@ def parse_args(argv=None):
                         help="teachers' epochs (default: the size's)")
     parser.add_argument('--student-epochs', type=int, default=None, metavar='E',
                         help="every student's epochs (default: the size's)")
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
+                        help="the students' seeds")
+    parser.add_argument('--teacher-seed', type=int, default=0,
+                        help='the seed of the teachers (trained once, shared by every student '
+                        'seed) and of the evaluation of the teachers and the Ensemble')
     parser.add_argument('--only', nargs='*', metavar='NAME',
                         help='students to train and report (default all of the family: '
                         + '; '.join(f'{f}: {list(c["students"])}' for f, c in FAMILIES.items())
@@ -298,7 +304,8 @@ def teacher_jobs(args) -> List[Config]:
     num = len(get_partition(args.partition))
     family = family_of(args)
     return [keyed(schedule(family['teacher'].format(t, num), args, epochs_of(args, 'teacher'),
-                           args.seeds[0]), f"{family['prefix']}teacher{t}of{num}", args.work_dir)
+                           args.teacher_seed), f"{family['prefix']}teacher{t}of{num}",
+                  args.work_dir)
             for t in range(1, num + 1)]
 
 
@@ -344,7 +351,7 @@ def ensemble_cfg(args, teachers: List[Config], which: Optional[int] = None) -> C
     cfg.model.teachers = entries if which is None else [entries[which]]
     name = 'ensemble' if which is None else f'teacher{which + 1}-all-classes'
     name = family['prefix'] + name
-    cfg.randomness = dict(seed=args.seeds[0])
+    cfg.randomness = dict(seed=args.teacher_seed)
     return keyed(cfg, name, args.work_dir)
 
 
@@ -505,7 +512,7 @@ def main(argv=None):
     log = lambda msg: print(f'[table1] {msg}', flush=True)  # noqa: E731
     train_tool = osp.join(REPO, 'tools/train.py')
     commit = mmka_commit()  # now: a commit made while this runs did not train its models
-    log(f'mmka {commit}; randomness.seed {args.seeds[0]} for the teachers and the '
+    log(f'mmka {commit}; randomness.seed {args.teacher_seed} for the teachers and the '
         f'Ensemble, {", ".join(map(str, args.seeds))} for the students')
 
     teachers = teacher_jobs(args)

@@ -38,7 +38,7 @@ def mean_ap(rows: Dict[str, List[dict]], name: str) -> Optional[float]:
 
 
 def evaluated_once(name: str) -> bool:
-    """Rows evaluated once, not trained per seed (the teachers with the first seed, and the
+    """Rows evaluated once, not trained per seed (the teachers, with their own seed, and the
     Ensemble of them): no seed spread of their own."""
     return name == 'Ensemble' or name.startswith('Teacher_')
 
@@ -299,7 +299,8 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         *provenance_of_cache(rows, commit),
         f"Schedule: teachers {size['teacher_epochs']} epochs, every student "
         f"{size['student_epochs']}{matched} epochs (lr step at 5/6), {size['num_train']} "
-        f"train / {size['num_val']} val images; seeds {args.seeds}.  ",
+        f"train / {size['num_val']} val images; seeds {args.seeds} (the teachers: seed "
+        f"{getattr(args, 'teacher_seed', 0)}).  ",
         'AP in points on the val split, all 20 classes unless stated; "AP50 T<i>": on '
         "teacher i's classes. #params / FLOPs: the deployed network (a student without its "
         "teachers) on one 128x128 image. Train time: wall minutes of the training epochs "

@@ -120,6 +120,10 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert log.count('[table1] training') == 1 and 'training raw-seed1' in log
     assert len(rows['Raw']) == 2 and 'Student' not in rows
     assert '±' in out.read_text() and '| Raw | 2 |' in out.read_text()
+    # A later seed alone trains that seed under the same teachers (--teacher-seed 0).
+    bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '1'] + args[5:])
+    assert '[table1] training' not in capsys.readouterr().out
+    assert 'seeds [1] (the teachers: seed 0)' in out.read_text()
     # --report-only: one table of what exists (Raw seeds 0, 1; Student seed 0), nothing
     # trained, the rest named.
     rows = bench.main(['--size', 'quick', '--only', 'Raw', 'Student', '--seeds', '0', '1', '2',
