@@ -503,6 +503,22 @@ def training_slots(jobs: Optional[int], runs: int) -> int:
     return jobs or min(os.cpu_count() or 1, max(1, runs))
 
 
+def train(cfgs: List[Config], jobs: Optional[int], train_tool: str, log) -> None:
+    """Train ``cfgs`` (resuming each from its last checkpoint), :func:`training_slots` at
+    once."""
+    todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c))) for c in cfgs]
+    run_training_jobs(todo, train_tool, training_slots(jobs, len(todo)), log=log)
+
+
+def seeds_by_row(keys) -> List[str]:
+    """``[(name, seed), ...]`` as ``['`Raw` (seeds 1, 2)', ...]``, one entry per row."""
+    seeds: Dict[str, List[int]] = {}
+    for name, seed in keys:
+        seeds.setdefault(name, []).append(seed)
+    return [f"`{name}` (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, s))})"
+            for name, s in seeds.items()]
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
@@ -516,37 +532,29 @@ def main(argv=None):
         f'Ensemble, {", ".join(map(str, args.seeds))} for the students')
 
     teachers = teacher_jobs(args)
-    if args.report_only:
-        untrained = [c.work_dir for c in teachers if not osp.isfile(last_checkpoint(c))]
-        if untrained:
-            raise ValueError(f'--report-only: the teachers in {untrained} are not trained; '
-                             'run the same command without --report-only first.')
+    untrained = [c for c in teachers if not osp.isfile(last_checkpoint(c))]
+    if args.report_only and untrained:
+        raise ValueError(f'--report-only: the teachers in {[c.work_dir for c in untrained]} '
+                         'are not trained; run the same command without --report-only first.')
     budget = compute_matched_budget(args, teachers) if args.compute_matched else None
     if budget:  # E_cm before any training
         for line in compute_matched_lines(budget):
             log(line)
-    todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c))) for c in teachers
-            if not osp.isfile(last_checkpoint(c))]
-    run_training_jobs(todo, train_tool, training_slots(args.jobs, len(todo)), log=log)
+    train(untrained, args.jobs, train_tool, log)
     names = list(family_of(args)['students']) if args.only is None else args.only
     students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
     if budget:
         students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
                          for s in args.seeds})
-    missing: Dict[str, List[int]] = {}
-    for (name, seed), c in students.items():
-        if not osp.isfile(last_checkpoint(c)):
-            missing.setdefault(name, []).append(seed)
-    not_trained = [f"`{name}` (seed{'s' if len(seeds) > 1 else ''} "
-                   f"{', '.join(map(str, seeds))})" for name, seeds in missing.items()]
-    if args.report_only:
-        students = {key: c for key, c in students.items() if osp.isfile(last_checkpoint(c))}
-        log(f'not trained, left out: {", ".join(not_trained) or "none"}')
+    untrained = {key: c for key, c in students.items() if not osp.isfile(last_checkpoint(c))}
+    if args.report_only:  # leave them out of the table and name them under it
+        students = {key: c for key, c in students.items() if key not in untrained}
     else:
-        todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c)))
-                for c in students.values() if not osp.isfile(last_checkpoint(c))]
-        run_training_jobs(todo, train_tool, training_slots(args.jobs, len(todo)), log=log)
-        not_trained = []
+        train(list(untrained.values()), args.jobs, train_tool, log)
+        untrained = {}
+    not_trained = seeds_by_row(untrained)
+    if args.report_only:
+        log(f'not trained, left out: {", ".join(not_trained) or "none"}')
 
     partitions = {f'T{t}': c for t, c in enumerate(get_partition(args.partition), 1)}
     rows, precisions = {}, {}

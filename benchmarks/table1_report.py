@@ -5,7 +5,7 @@ import shlex
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import torch
 
@@ -93,15 +93,16 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
     def ordered(text: str, names: List[str]) -> str:
         """names[0] > names[1] > ...: holds when every step holds, does not hold when any
         step does not, else within noise."""
-        if any(ap.get(n) is None for n in names):
-            return f'- {text}: not run (needs {", ".join(f"`{n}`" for n in names)})'
-        steps = [verdict(ap[a] - ap[b], noise(a, b)) for a, b in zip(names, names[1:])]
+        if any(ap.get(name) is None for name in names):
+            return f'- {text}: not run (needs {", ".join(f"`{name}`" for name in names)})'
+        pairs = list(zip(names, names[1:]))
+        steps = [verdict(ap[a] - ap[b], noise(a, b)) for a, b in pairs]
         result = ('**does not hold**' if '**does not hold**' in steps else
                   'holds' if all(s == 'holds' for s in steps) else 'within noise')
-        spreads = [noise(a, b) for a, b in zip(names, names[1:])]
-        n = None if None in spreads else max(spreads)
-        return (f'- {text}: {result} ({" / ".join(f"{ap[n_]:.1f}" for n_ in names)} AP; '
-                f'{spread_text(n)})')
+        spreads = [noise(a, b) for a, b in pairs]
+        widest = None if None in spreads else max(spreads)
+        return (f'- {text}: {result} ({" / ".join(f"{ap[name]:.1f}" for name in names)} AP; '
+                f'{spread_text(widest)})')
 
     return [
         compare('Student > Raw (paper: +5.0 AP on VOC)', 'Student', 'Raw'),
@@ -300,7 +301,7 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         f"Schedule: teachers {size['teacher_epochs']} epochs, every student "
         f"{size['student_epochs']}{matched} epochs (lr step at 5/6), {size['num_train']} "
         f"train / {size['num_val']} val images; seeds {args.seeds} (the teachers: seed "
-        f"{getattr(args, 'teacher_seed', 0)}).  ",
+        f"{args.teacher_seed}).  ",
         'AP in points on the val split, all 20 classes unless stated; "AP50 T<i>": on '
         "teacher i's classes. #params / FLOPs: the deployed network (a student without its "
         "teachers) on one 128x128 image. Train time: wall minutes of the training epochs "
