@@ -121,7 +121,8 @@ def main(argv=None):
     ensure_shapes_dataset(args.data_root, num_train=size['num_train'], num_val=size['num_val'])
     log = lambda msg: print(f'[kd_detr] {msg}', flush=True)  # noqa: E731
     train_tool = osp.join(REPO, 'tools/train.py')
-    log(f'mmka {mmka_commit()}; randomness.seed {args.seed}')
+    commit = mmka_commit()  # now: a commit made during the run must not be credited with it
+    log(f'mmka {commit}; randomness.seed {args.seed}')
     teacher, plain, kd = configs(args)
     for stage in ([teacher], [plain, kd]):
         todo = [(osp.basename(c.work_dir), c) for c in stage
@@ -141,13 +142,16 @@ def main(argv=None):
     times = {name: step_time(cfg, data, args.steps, args.seed)
              for name, cfg in (('plain', plain), ('kd', kd))}
     precisions = {'Student, KD-DETR': teacher_precision(kd)}
-    write_report(args, size, results, times, (time.time() - start) / 60, precisions)
+    write_report(args, size, results, times, (time.time() - start) / 60, precisions, commit)
 
 
 def write_report(args, size: dict, results: dict, times: dict, minutes: float,
-                 precisions: Optional[Dict[str, Optional[str]]] = None) -> None:
+                 precisions: Optional[Dict[str, Optional[str]]] = None,
+                 commit: Optional[str] = None) -> None:
     """Write ``args.out``; ``precisions``: the teacher's precision by model name (KD-DETR's
-    distiller), see :func:`mmka.utils.provenance`."""
+    distiller), see :func:`mmka.utils.provenance`; ``commit``: the mmka commit the run
+    started at (default: HEAD now)."""
+    commit = commit or mmka_commit()
     plain, kd = results['Student, ground truth only'], results['Student, KD-DETR']
     gain = 100 * (kd['metrics']['coco/bbox_mAP'] - plain['metrics']['coco/bbox_mAP'])
     command = f'python benchmarks/kd_detr.py --family {args.family} --size {args.size} ' \
@@ -157,8 +161,8 @@ def write_report(args, size: dict, results: dict, times: dict, minutes: float,
         f'Command: `{command}`  ',
         f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; wall time of this '
         f'invocation {minutes:.1f} min (cached models are not retrained).  ',
-        f'Provenance: {provenance([args.seed], precisions)}.  ',
-        *provenance_of_cache({name: [result] for name, result in results.items()}),
+        f'Provenance: {provenance([args.seed], precisions, commit)}.  ',
+        *provenance_of_cache({name: [result] for name, result in results.items()}, commit),
         f"Schedule: teacher {size['teacher_epochs']} epochs, students {size['student_epochs']} "
         f"epochs each (lr step at 5/6), {size['num_train']} train / {size['num_val']} val "
         f'images; COCO metrics on all 20 classes of the val split (AP in points).', '',
