@@ -3,7 +3,8 @@
     python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
         [--family conditional-detr|dino] [--size quick|medium|full]
         [--teacher-epochs E] [--student-epochs E] [--seeds 0 [1 ...]] [--only [NAME ...]]
-        [--compute-matched] [--report-only] [--jobs J] [--work-dir work_dirs/table1]
+        [--teacher-init scratch|pretrained] [--compute-matched] [--report-only] [--jobs J]
+        [--work-dir work_dirs/table1]
         [--out benchmarks/results/table1_<...>.md]
 
 Trains (or reuses) the teachers of the partition, then, all at one schedule, the students
@@ -36,6 +37,16 @@ findings then say "not run" for the students). ``--report-only`` trains nothing 
 the rows x seeds whose training has finished, naming the others: rows trained by several
 invocations (e.g. 3 seeds of Raw / Student / Student_slim, one of the others) end in one
 table by a last ``--report-only`` run over all rows and seeds.
+
+``--teacher-init pretrained`` (DINO family) gives the teachers the paper's head start: its
+teachers are UP-DETR pre-trained and then fine-tuned, its students start from scratch
+(paper Table I; its Raw_UP / Student_UP rows, with pre-trained students too, gain only
++0.62 AP on VOC). Here the pre-training is class-agnostic detection ('shape' for every
+object: where objects are, not what) on other generated images (generator seed
+:data:`PRETRAIN_DATA_SEED`, the size's image counts, in ``<data root>_pretrain``) at the
+teachers' schedule; the teachers then train their usual schedule from it. Students and Raw
+are the same configs as with teachers from scratch (Raw keeps its key and cache; KA rows get
+new keys through their teachers'). Default ``--out`` ends in ``_pretrained``.
 
 ``--compute-matched`` also trains the row "Raw, compute-matched" (not in the paper, which
 takes the teachers as given; users ask): the family's Raw config for E_cm epochs, E_cm the
@@ -73,7 +84,7 @@ from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -82,7 +93,8 @@ from mmdet.registry import DATASETS, MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 
 import mmka  # noqa: E402,F401
-from mmka.datasets import ensure_shapes_dataset, get_partition  # noqa: E402
+from mmka.datasets import (ensure_shapes_dataset, get_partition,  # noqa: E402
+                           write_class_agnostic_splits)
 from mmka.utils import (last_checkpoint, mmka_commit, run_training_jobs,  # noqa: E402
                         set_data_root, set_num_workers, teacher_precision,
                         use_cheap_teachers, use_teacher_cache)
@@ -160,8 +172,13 @@ FAMILIES = {
     'dino': dict(teacher='configs/teachers/dino_r18tiny_1xb16-12e_shapes-t{}of{}.py',
                  ensemble='configs/ka/shapes_2t_dino-ensemble.py', students=DINO_STUDENTS,
                  prefix='dino-', cheap_teachers=True,
-                 uncached_hooks=('PointTaskAmalgamation', )),
+                 uncached_hooks=('PointTaskAmalgamation', ),
+                 pretrain='configs/pretrain/dino_r18tiny_1xb16-12e_shapes-agnostic.py'),
 }
+#: ``--teacher-init pretrained``: the generator seed of the pre-training images (the
+#: benchmark's data is seed 0, so these are other images) and their one class.
+PRETRAIN_DATA_SEED = 1
+PRETRAIN_CLASS = 'shape'
 IMAGE_SIZE = (128, 128)  # the embedded data's image size, for FLOPs
 
 
@@ -184,6 +201,11 @@ def parse_args(argv=None):
                         help='students to train and report (default all of the family: '
                         + '; '.join(f'{f}: {list(c["students"])}' for f, c in FAMILIES.items())
                         + '); with no names only the teachers and the Ensemble')
+    parser.add_argument('--teacher-init', default='scratch', choices=('scratch', 'pretrained'),
+                        help="the teachers' start: from scratch like every student (default), "
+                        'or fine-tuned from a class-agnostic pre-training on other images, '
+                        "the paper's setting (its teachers start from UP-DETR pre-training, "
+                        'its students do not; see the module docstring)')
     parser.add_argument('--compute-matched', action='store_true',
                         help=f'also train and report "{COMPUTE_MATCHED}": Raw for the training '
                         'compute of the teachers plus the Student (see the module docstring)')
@@ -219,15 +241,24 @@ def parse_args(argv=None):
             parser.error(f'--{which}-epochs must be >= 1, got {epochs}')
         if epochs is None:  # from here on: the epochs used
             setattr(args, f'{which}_epochs', size[f'{which}_epochs'])
+    if args.teacher_init == 'pretrained':
+        if 'pretrain' not in family:
+            parser.error(f'--teacher-init pretrained: the {args.family} family has no '
+                         'pre-training config; families with one: '
+                         f'{[f for f, c in FAMILIES.items() if "pretrain" in c]}')
+        if args.compute_matched:
+            parser.error('--compute-matched counts the teachers and the Student only, not the '
+                         'pre-training; run it with --teacher-init scratch')
     check_configs(args)
     quick = '_quick' if args.size == 'quick' else ''  # other data, so other dirs
     args.work_dir = osp.abspath(args.work_dir or f'work_dirs/table1{quick}')
     args.data_root = osp.abspath(args.data_root or f'data/shapes{quick}')
-    if args.family == DEFAULT_FAMILY and default_epochs:  # the name of the cached reports
+    pretrained = args.teacher_init == 'pretrained'
+    if args.family == DEFAULT_FAMILY and default_epochs and not pretrained:  # cached reports
         suffix = '' if args.size == 'full' else f'_{args.size}'
     else:
         suffix = (f'_{args.family}_{args.size}_s{args.student_epochs}'
-                  f'_t{args.teacher_epochs}')
+                  f'_t{args.teacher_epochs}' + ('_pretrained' if pretrained else ''))
     args.out = args.out or osp.join(REPO, f'benchmarks/results/table1_{args.partition}{suffix}.md')
     return args
 
@@ -278,10 +309,16 @@ def resumable(cfg: Config) -> Config:
 
     Long rows outlive a session. Set after :func:`keyed`: neither changes what is trained
     (the sampler reseeds every epoch, the train time carries over in the checkpoint), so the
-    keys of runs trained before this existed stay valid.
+    keys of runs trained before this existed stay valid. A ``load_from`` (a pre-trained
+    teacher's start) is kept for a run with no checkpoint yet and dropped for one that has
+    one: mmengine resumes *from* ``load_from`` when both are set, which would take the
+    pre-training's epoch counter and optimizer state.
     """
     cfg.default_hooks.checkpoint.interval = cfg.train_cfg.val_interval
-    cfg.resume = True
+    if cfg.get('load_from') and not find_latest_checkpoint(cfg.work_dir):
+        cfg.resume = False  # a fresh start from the weights
+    else:
+        cfg.resume, cfg.load_from = True, None
     return cfg
 
 
@@ -300,13 +337,38 @@ def epochs_of(args, which: str) -> int:
     return getattr(args, f'{which}_epochs', None) or SIZES[args.size][f'{which}_epochs']
 
 
+def pretrain_data_root(args) -> str:
+    """The pre-training images of ``--teacher-init pretrained``: ``<data root>_pretrain``."""
+    return args.data_root + '_pretrain'
+
+
+def pretrain_job(args) -> Config:
+    """The class-agnostic pre-training that ``--teacher-init pretrained`` teachers start from:
+    the family's ``pretrain`` config on :func:`pretrain_data_root`, at the teachers' epochs
+    and seed."""
+    family = family_of(args)
+    cfg = schedule(family['pretrain'], args, epochs_of(args, 'teacher'), args.teacher_seed)
+    cfg = set_data_root(cfg, pretrain_data_root(args) + '/')
+    return keyed(cfg, f"{family['prefix']}pretrain-agnostic", args.work_dir)
+
+
 def teacher_jobs(args) -> List[Config]:
+    """The teachers, from scratch or (``--teacher-init pretrained``) fine-tuned from
+    :func:`pretrain_job`'s last checkpoint (its 1-class heads do not load: mmengine skips
+    weights of another shape, with a warning in the teacher's log)."""
     num = len(get_partition(args.partition))
     family = family_of(args)
-    return [keyed(schedule(family['teacher'].format(t, num), args, epochs_of(args, 'teacher'),
-                           args.teacher_seed), f"{family['prefix']}teacher{t}of{num}",
-                  args.work_dir)
-            for t in range(1, num + 1)]
+    pretrained = getattr(args, 'teacher_init', 'scratch') == 'pretrained'
+    start = last_checkpoint(pretrain_job(args)) if pretrained else None
+    teachers = []
+    for t in range(1, num + 1):
+        cfg = schedule(family['teacher'].format(t, num), args, epochs_of(args, 'teacher'),
+                       args.teacher_seed)
+        name = f"{family['prefix']}teacher{t}of{num}"
+        if pretrained:
+            cfg.load_from, name = start, name + '-pretrained'
+        teachers.append(keyed(cfg, name, args.work_dir))
+    return teachers
 
 
 def teacher_entries(args, teachers: List[Config]) -> List[dict]:
@@ -519,6 +581,35 @@ def seeds_by_row(keys) -> List[str]:
             for name, s in seeds.items()]
 
 
+def pretrain(args, untrained_teachers: List[Config], log, train_tool: str) -> Optional[str]:
+    """``--teacher-init pretrained``: make the pre-training data and, while a teacher is
+    still to train, the pre-training (:func:`pretrain_job`); returns the report's sentence
+    about it (None for teachers from scratch)."""
+    if getattr(args, 'teacher_init', 'scratch') != 'pretrained':
+        return None
+    size = SIZES[args.size]
+    root = pretrain_data_root(args)
+    ensure_shapes_dataset(root, num_train=size['num_train'], num_val=size['num_val'],
+                          seed=PRETRAIN_DATA_SEED)
+    write_class_agnostic_splits(root, name=PRETRAIN_CLASS)
+    job = pretrain_job(args)
+    if untrained_teachers and not osp.isfile(last_checkpoint(job)):
+        if args.report_only:
+            raise ValueError(f'--report-only: the pre-training in {job.work_dir} is not '
+                             'trained; run the same command without --report-only first.')
+        train([job], args.jobs, train_tool, log)
+    curve = learning_curve(job.work_dir)
+    ap = f'{100 * curve[-1][1]:.1f}' if curve else 'not recorded'
+    log(f'pre-training {osp.basename(job.work_dir)}: class-agnostic AP {ap}')
+    return (f"Teachers: fine-tuned from a class-agnostic pre-training "
+            f"(`{osp.basename(job.work_dir)}`: the family's Raw with one "
+            f"class '{PRETRAIN_CLASS}', {job.train_cfg.max_epochs} epochs on "
+            f"{size['num_train']} other images, generator seed {PRETRAIN_DATA_SEED}; "
+            f"class-agnostic AP {ap} on {size['num_val']} other val images), the stand-in "
+            "for the paper's UP-DETR pre-training of the teachers; every student starts from "
+            'scratch, as in the paper.')
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
@@ -533,6 +624,7 @@ def main(argv=None):
 
     teachers = teacher_jobs(args)
     untrained = [c for c in teachers if not osp.isfile(last_checkpoint(c))]
+    pretraining = pretrain(args, untrained, log, train_tool)
     if args.report_only and untrained:
         raise ValueError(f'--report-only: the teachers in {[c.work_dir for c in untrained]} '
                          'are not trained; run the same command without --report-only first.')
@@ -578,7 +670,7 @@ def main(argv=None):
     used = dict(size, teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs)
     write_report(args, used, rows, partitions, minutes=(time.time() - start) / 60,
                  precisions=precisions, compute_matched=budget, commit=commit,
-                 not_trained=not_trained)
+                 not_trained=not_trained, pretraining=pretraining)
     return rows
 
 

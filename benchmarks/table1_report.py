@@ -268,7 +268,8 @@ def provenance_of_cache(rows: Dict[str, List[dict]], commit: str) -> List[str]:
 def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
                  minutes: float, precisions: Optional[Dict[str, Optional[str]]] = None,
                  compute_matched: Optional[dict] = None, commit: Optional[str] = None,
-                 not_trained: Optional[List[str]] = None) -> None:
+                 not_trained: Optional[List[str]] = None,
+                 pretraining: Optional[str] = None) -> None:
     """Write ``args.out`` (markdown) and its ``_curves.png``; ``size``: the schedule used
     (a :data:`SIZES` entry with the ``teacher_epochs`` / ``student_epochs`` actually run).
 
@@ -277,6 +278,8 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
     budget of the ``--compute-matched`` row, whose breakdown goes under the table.
     ``commit``: the mmka commit the run started at (default: HEAD now). ``not_trained``:
     the rows (with seeds) a ``--report-only`` run found untrained, named under the table.
+    ``pretraining``: the sentence on the teachers' pre-training (``--teacher-init
+    pretrained``), under the schedule.
     """
     commit = commit or mmka_commit()
     png = osp.splitext(args.out)[0] + '_curves.png'
@@ -288,6 +291,7 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         (f'python benchmarks/reproduce_table1.py --partition {args.partition} '
          f'--family {family} --size {args.size} --teacher-epochs {size["teacher_epochs"]} '
          f'--student-epochs {size["student_epochs"]}'
+         + (' --teacher-init pretrained' if pretraining else '')
          + (' --compute-matched' if compute_matched else ''))
     matched = f" (`{COMPUTE_MATCHED}`: {compute_matched['epochs']})" if compute_matched else ''
     lines = [
@@ -302,6 +306,7 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         f"{size['student_epochs']}{matched} epochs (lr step at 5/6), {size['num_train']} "
         f"train / {size['num_val']} val images; seeds {args.seeds} (the teachers: seed "
         f"{args.teacher_seed}).  ",
+        *([pretraining + '  '] if pretraining else []),
         'AP in points on the val split, all 20 classes unless stated; "AP50 T<i>": on '
         "teacher i's classes. #params / FLOPs: the deployed network (a student without its "
         "teachers) on one 128x128 image. Train time: wall minutes of the training epochs "

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmdet.utils import register_all_modules
 
 import mmka  # noqa: F401
-from mmka.datasets import generate_shapes_dataset
+from mmka.datasets import generate_shapes_dataset, write_class_agnostic_splits
 from mmka.utils import set_data_root, set_num_workers
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -22,9 +22,11 @@ SHAPES_T1OF2 = osp.join(REPO,
 
 @pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory):
-    """A small embedded dataset (40 train / 20 val images at 128 px), generated once."""
+    """A small embedded dataset (40 train / 20 val images at 128 px), generated once, with
+    the class-agnostic annotations of the pre-training config (configs/pretrain/)."""
     root = tmp_path_factory.mktemp('shapes')
     generate_shapes_dataset(root, num_train=40, num_val=20, image_size=128, seed=0)
+    write_class_agnostic_splits(root, name='shape')
     return str(root) + '/'
 
 

@@ -256,7 +256,12 @@ def test_argument_errors_are_clear(capsys, monkeypatch):
             (['--only', 'Student', 'Studnet'],
              "the conditional-detr family has no student 'Studnet'"),
             (['--student-epochs', '0'], '--student-epochs must be >= 1, got 0'),
-            (['--family', 'yolo'], "invalid choice: 'yolo'")]:
+            (['--family', 'yolo'], "invalid choice: 'yolo'"),
+            (['--teacher-init', 'pretrained'],
+             "the conditional-detr family has no pre-training config; families with one: "
+             "['dino']"),
+            (['--family', 'dino', '--teacher-init', 'pretrained', '--compute-matched'],
+             'not the pre-training; run it with --teacher-init scratch')]:
         with pytest.raises(SystemExit):
             bench.parse_args(argv)
         assert message in capsys.readouterr().err
@@ -430,3 +435,56 @@ def test_partition_table_gives_each_models_ap_on_each_teachers_classes():
     assert report.partition_table(rows, {'T1': ('circle', ), 'T2': ('ring', )}) == [
         '| model | AP T1 | AP T2 |', '|---|---|---|', '| Teacher_1 | 77.0 | 0.0 |',
         '| Raw | 71.0 ± 1.4 | 61.0 ± 1.4 |']
+
+
+def test_resumable_keeps_load_from_only_for_a_fresh_start(tmp_path):
+    """mmengine resumes *from* load_from when resume is set too: a pre-trained teacher would
+    take its pre-training's epoch counter, so load_from only starts a run."""
+    from mmengine.config import Config
+    bench = load('reproduce_table1')
+    cfg = Config(dict(work_dir=str(tmp_path), load_from='/pretrain/epoch_2.pth',
+                      train_cfg=dict(val_interval=2), default_hooks=dict(checkpoint={})))
+    fresh = bench.resumable(cfg.copy())
+    assert (fresh.resume, fresh.load_from) == (False, '/pretrain/epoch_2.pth')
+    assert fresh.default_hooks.checkpoint.interval == 2
+    (tmp_path / 'epoch_2.pth').write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    again = bench.resumable(cfg.copy())
+    assert (again.resume, again.load_from) == (True, None)
+    plain = bench.resumable(Config(dict(cfg.to_dict(), load_from=None)))
+    assert (plain.resume, plain.load_from) == (True, None)
+
+
+def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_path):
+    """--teacher-init pretrained: the pre-training runs on other, class-agnostic images, the
+    teachers load it (but its 1-class heads), Raw keeps its key, and the report says so."""
+    bench = load('reproduce_table1')
+    common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
+              '--data-root', str(tmp_path / 'data')]
+    out = tmp_path / 'table1.md'
+    rows = bench.main(common + ['--teacher-init', 'pretrained', '--only', 'Raw',
+                                '--out', str(out)])
+    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw']
+    args = bench.parse_args(common + ['--teacher-init', 'pretrained'])
+    pretrain = bench.pretrain_job(args)
+    assert osp.basename(pretrain.work_dir).startswith('dino-pretrain-agnostic-')
+    assert pretrain.model.bbox_head.num_classes == 1
+    assert pretrain.train_dataloader.dataset.data_root == str(tmp_path / 'data_pretrain') + '/'
+    import json
+    data = json.loads((tmp_path / 'data_pretrain/annotations/instances_train_agnostic.json')
+                      .read_text())
+    assert data['categories'] == [dict(id=1, name='shape')]
+    assert json.loads((tmp_path / 'data_pretrain/generation.json').read_text())[
+        'params']['seed'] == bench.PRETRAIN_DATA_SEED != 0
+    for t, teacher in enumerate(bench.teacher_jobs(args), 1):
+        assert osp.basename(teacher.work_dir).startswith(f'dino-teacher{t}of2-pretrained-')
+        assert teacher.load_from == bench.last_checkpoint(pretrain)
+        log = open(osp.join(teacher.work_dir, 'train.log')).read()
+        assert f'Load checkpoint from {teacher.load_from}' in log
+        assert 'size mismatch for bbox_head.cls_branches' in log  # 1 class -> 10: not loaded
+    scratch = bench.parse_args(common)
+    assert bench.student_job('Raw', args, [], 0).work_dir == \
+        bench.student_job('Raw', scratch, [], 0).work_dir
+    assert args.out.endswith('table1_shapes_2t_dino_quick_s1_t1_pretrained.md')
+    assert "Teachers: fine-tuned from a class-agnostic pre-training (`dino-pretrain-agnostic-" \
+        in out.read_text()

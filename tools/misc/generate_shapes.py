@@ -2,6 +2,9 @@
 
     python tools/misc/generate_shapes.py data/shapes            # skip if up to date
     python tools/misc/generate_shapes.py data/shapes --force    # always regenerate
+    python tools/misc/generate_shapes.py data/shapes_pretrain --seed 1 --class-agnostic
+        # also annotations/instances_<split>_agnostic.json: every object of class 'shape'
+        # (configs/pretrain/dino_r18tiny_1xb16-12e_shapes-agnostic.py)
 """
 import argparse
 import sys
@@ -11,6 +14,7 @@ from pathlib import Path
 # Make `import mmka` work from a plain checkout too (before `pip install -e .`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from mmka.datasets.class_agnostic import write_class_agnostic_splits  # noqa: E402
 from mmka.datasets.synthetic_shapes import (  # noqa: E402
     ensure_shapes_dataset, generate_shapes_dataset, load_generation_info)
 
@@ -27,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--hue-jitter', type=int, default=30,
                         help='degrees an object hue may stray from its class hue '
                         '(180: colour independent of the class)')
+    parser.add_argument('--class-agnostic', action='store_true',
+                        help="also write class-agnostic annotations (every object a 'shape') "
+                        'as annotations/instances_<split>_agnostic.json, for pre-training')
     parser.add_argument('--force', action='store_true',
                         help='regenerate even if a matching dataset already exists')
     return parser
@@ -44,6 +51,8 @@ def main(argv=None) -> None:
         out_dir = make(args.out_dir, **params)
     except ValueError as err:   # a bad option value: report it like argparse does
         parser.error(str(err))
+    if args.class_agnostic:
+        write_class_agnostic_splits(out_dir, name='shape')
     seconds = time.perf_counter() - start
     counts = load_generation_info(out_dir)['counts']
     summary = ', '.join(f"{split}: {c['images']} images / {c['objects']} objects"
