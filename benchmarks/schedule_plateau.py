@@ -33,9 +33,9 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
-from mmka.utils import last_checkpoint, mmka_commit, provenance, run_training_jobs  # noqa: E402
+from mmka.utils import (last_checkpoint, machine, mmka_commit, provenance,  # noqa: E402
+                        run_training_jobs)
 from reproduce_table1 import keyed, learning_curve, resumable, schedule, train_seconds  # noqa: E402
-from table1_report import machine  # noqa: E402
 
 RAW = 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
 NUM_TRAIN, NUM_VAL = 2000, 500  # the medium embedded data of the Table I study

@@ -7,9 +7,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-import torch
-
-from mmka.utils import cpu_name, mmka_commit, provenance
+from mmka.utils import machine, mmka_commit, provenance
 
 AP_KEYS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 #: ``--family`` -> the detectors it names, for titles.
@@ -242,10 +240,6 @@ def compute_matched_text(budget: Optional[dict]) -> List[str]:
         "FLOPs column's counter (one inference-mode forward: no losses, no matching, no DINO "
         "denoising queries, for every network alike).", '',
         *[f'- {line}' for line in compute_matched_lines(budget)], '']
-
-
-def machine() -> str:
-    return f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}'
 
 
 def other_commits(rows: Dict[str, List[dict]], commit: str) -> List[str]:

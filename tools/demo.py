@@ -19,15 +19,21 @@ Every config, trained or evaluated, gets ``randomness.seed = --seed`` (default 0
 prints the seed, the mmka commit and the teachers' precision with its table. A checkpoint
 reused from the work dir keeps the seed it was trained with (``--retrain`` to redo it).
 
+``--out FILE`` also writes the table as markdown, with the command, machine, date, commit,
+seed, the minutes of each phase and whether each model was trained or reused: the demo's
+results file (``benchmarks/results/demo_*.md``).
+
     python tools/demo.py [--partition shapes_2t|shapes_4t] [--family conditional-detr|dino]
                          [--work-dir work_dirs/demo_<partition>[_dino]]
                          [--data-root data/shapes] [--num-train 2000] [--num-val 500]
                          [--teacher-epochs 10] [--student-epochs 6] [--seed 0] [--jobs J]
-                         [--retrain]
+                         [--retrain] [--out FILE]
 """
 import argparse
 import os
 import os.path as osp
+import shlex
+import sys
 import time
 from typing import Dict, Optional
 
@@ -36,8 +42,8 @@ from mmengine.runner import Runner
 
 import mmka  # noqa: F401
 from mmka.datasets import ensure_shapes_dataset, get_partition
-from mmka.utils import (last_checkpoint, provenance, run_training_jobs, set_data_root,
-                        teacher_precision, use_cheap_teachers)
+from mmka.utils import (last_checkpoint, machine, mmka_commit, provenance, run_training_jobs,
+                        set_data_root, teacher_precision, use_cheap_teachers)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: Per family: teacher, student (SA + TA + GT) and Ensemble configs, formatted with
@@ -82,6 +88,9 @@ def parse_args(argv=None):
                         'cores/jobs threads (default: as many as there are cores, at most N)')
     parser.add_argument('--retrain', action='store_true',
                         help='train again even where checkpoints exist')
+    parser.add_argument('--out', default=None,
+                        help='also write the table, timings and provenance to this markdown '
+                        'file (e.g. benchmarks/results/demo_2t.md)')
     args = parser.parse_args(argv)
     family = FAMILIES[args.family]
     for name in ('teacher_epochs', 'student_epochs'):
@@ -125,25 +134,70 @@ def evaluate(cfg: Config, checkpoint: Optional[str], name: str,
     return Runner.from_cfg(cfg).test()
 
 
+def table_lines(results: Dict[str, Dict[str, float]], partitions: Dict[str, tuple]) -> list:
+    """The demo's table as markdown: AP, AP50, AP75 on all classes, AP50 on each teacher's."""
+    header = ['AP', 'AP50', 'AP75'] + [f"AP50 on {p}'s classes" for p in partitions]
+    lines = ['| model | ' + ' | '.join(header) + ' |', '|---' * (len(header) + 1) + '|']
+    for name, metrics in results.items():
+        values = [metrics[k] for k in METRICS] + [
+            metrics[f'coco/{p}_bbox_mAP_50'] for p in partitions]
+        lines.append(f'| {name} | ' + ' | '.join(f'{v:.3f}' for v in values) + ' |')
+    return lines
+
+
+def write_results(args, argv, results, partitions, minutes: Dict[str, float],
+                  trained: Dict[str, bool], provenance_line: str) -> None:
+    """``--out``: the demo's results file (markdown)."""
+    command = 'python tools/demo.py ' + shlex.join(argv)
+    reused = [name for name, was_trained in trained.items() if not was_trained]
+    lines = [
+        f'# Demo: {args.partition}, {args.family}', '',
+        f'Command: `{command}`  ',
+        f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}.  ',
+        f'Provenance: {provenance_line}.  ',
+        f'Schedule: teachers {args.teacher_epochs} epochs, student {args.student_epochs} '
+        f'(lr step at 5/6), {args.num_train} train / {args.num_val} val images; AP on the val '
+        'split, all 20 classes unless stated.  ',
+        'Minutes: ' + ', '.join(f'{k} {v:.1f}' for k, v in minutes.items()) + '; '
+        + (f'reused from the work dir (not timed): {", ".join(reused)}.' if reused else
+           'every model trained by this run.'), '',
+        *table_lines(results, partitions), '']
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        f.write('\n'.join(lines))
+    print(f'[demo] results written to {args.out}', flush=True)
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    commit = mmka_commit()  # now: a commit made while the demo runs did not train it
     t0 = time.time()
+    minutes, trained = {}, {}
+
+    def phase(name: str, since: float) -> float:
+        minutes[name] = (time.time() - since) / 60
+        return time.time()
+
     num = len(get_partition(args.partition))
     args.data_root = osp.abspath(args.data_root)  # teacher processes run from the repo root
     family = {k: osp.join(REPO, v) if isinstance(v, str) else v
               for k, v in FAMILIES[args.family].items()}
     suffix = '' if args.family == 'conditional-detr' else f'_{args.family}'
     work = osp.abspath(args.work_dir or f'work_dirs/demo_{args.partition}{suffix}')
-    print(f'[demo] {provenance([args.seed])} (randomness.seed of every config)', flush=True)
+    print(f'[demo] {provenance([args.seed], commit=commit)} (randomness.seed of every config)',
+          flush=True)
     print(f'[demo] embedded data in {args.data_root} (generated if missing)', flush=True)
     ensure_shapes_dataset(args.data_root, num_train=args.num_train, num_val=args.num_val)
+    now = phase('data', t0)
 
     teacher_cfgs = [configure(family['teacher'].format(t, num), args.data_root,
                               osp.join(work, f'teacher{t}'), args.teacher_epochs, args.seed)
                     for t in range(1, num + 1)]
     todo = []
     for t, cfg in enumerate(teacher_cfgs, 1):
-        if args.retrain or not osp.isfile(last_checkpoint(cfg)):
+        trained[f'Teacher_{t}'] = args.retrain or not osp.isfile(last_checkpoint(cfg))
+        if trained[f'Teacher_{t}']:
             todo.append((f'teacher {t}/{num}', cfg))
         else:
             print(f'[demo] reusing teacher {t}/{num}: {last_checkpoint(cfg)}', flush=True)
@@ -152,6 +206,7 @@ def main(argv=None):
                           log=lambda msg: print(f'[demo] {msg}', flush=True))
     teachers = [dict(config=family['teacher'].format(t, num), checkpoint=last_checkpoint(c))
                 for t, c in enumerate(teacher_cfgs, 1)]
+    now = phase('teachers', now)
 
     student_cfg = configure(family['student'].format(num), args.data_root,
                             osp.join(work, 'student'),
@@ -159,12 +214,14 @@ def main(argv=None):
     student_cfg.model.teachers = teachers
     use_cheap_teachers(student_cfg)
     student_ckpt = last_checkpoint(student_cfg)
-    if args.retrain or not osp.isfile(student_ckpt):
+    trained['Student'] = args.retrain or not osp.isfile(student_ckpt)
+    if trained['Student']:
         print(f'[demo] training the student (SA + TA + GT) for {args.student_epochs} epochs '
               f'-> {student_ckpt}', flush=True)
         Runner.from_cfg(student_cfg).train()
     else:
         print(f'[demo] reusing the student: {student_ckpt}', flush=True)
+    now = phase('student', now)
 
     partitions = {f'T{t}': classes for t, classes in enumerate(get_partition(args.partition), 1)}
     results, precisions = {}, {}
@@ -181,6 +238,8 @@ def main(argv=None):
     precisions['Ensemble'] = teacher_precision(cfg)
     results['Student'] = evaluate(student_cfg, student_ckpt, 'the student', partitions)
     precisions['Student'] = teacher_precision(student_cfg)
+    phase('evaluation', now)
+    minutes['total'] = (time.time() - t0) / 60
 
     print(f'\n[demo] {args.partition}, {args.family}: all 20 classes, val split (COCO-style '
           'AP); AP50 on each teacher\'s classes')
@@ -190,8 +249,11 @@ def main(argv=None):
         values = [metrics[k] for k in METRICS] + [
             metrics[f'coco/{p}_bbox_mAP_50'] for p in partitions]
         print(f'  {name:<10} ' + ' '.join(f'{v:8.3f}' for v in values))
-    print(f'[demo] {provenance([args.seed], precisions)}')
-    print(f'[demo] done in {(time.time() - t0) / 60:.1f} min (work dir {work})')
+    provenance_line = provenance([args.seed], precisions, commit)
+    print(f'[demo] {provenance_line}')
+    print(f"[demo] done in {minutes['total']:.1f} min (work dir {work})")
+    if args.out:
+        write_results(args, argv, results, partitions, minutes, trained, provenance_line)
     return results
 
 

@@ -1,4 +1,5 @@
 """What a results file needs to be reproduced: the code version, the seeds, teacher precision."""
+import os
 import os.path as osp
 import platform
 import subprocess
@@ -29,6 +30,12 @@ def cpu_name() -> str:
             return next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """The machine of a results file, e.g. ``'Intel Xeon ..., 2 cores, torch 2.13.0'``."""
+    import torch  # here: the rest of this module must not need torch
+    return f'{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}'
 
 
 def _git(repo: str, *args: str) -> str:

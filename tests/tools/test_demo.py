@@ -1,5 +1,6 @@
 """The README's main job, at a tiny size: teachers, student, evaluation table."""
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -12,8 +13,19 @@ TINY = ['--num-train', '24', '--num-val', '12', '--teacher-epochs', '1', '--stud
 def test_demo_runs_the_whole_pipeline_and_reuses_checkpoints(tmp_path, capsys):
     demo = load_tool('demo')
     args = ['--work-dir', str(tmp_path / 'work'), '--data-root', str(tmp_path / 'data')] + TINY
-    results = demo.main(args)
+    md = tmp_path / 'results' / 'demo.md'
+    results = demo.main(args + ['--out', str(md)])
     assert list(results) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Student']
+    text = md.read_text()
+    assert text.startswith('# Demo: shapes_2t, conditional-detr\n')
+    assert f"Command: `python tools/demo.py {' '.join(args)} --out {md}`" in text
+    assert '; seed 0; teachers ' in text and 'every model trained by this run.' in text
+    assert re.search(r'Minutes: data [\d.]+, teachers [\d.]+, student [\d.]+, evaluation '
+                     r'[\d.]+, total [\d.]+;', text)
+    student = results['Student']
+    assert (f"| Student | {student['coco/bbox_mAP']:.3f} | {student['coco/bbox_mAP_50']:.3f} | "
+            f"{student['coco/bbox_mAP_75']:.3f} | {student['coco/T1_bbox_mAP_50']:.3f} | "
+            f"{student['coco/T2_bbox_mAP_50']:.3f} |") in text
     for metrics in results.values():
         for key in ('coco/bbox_mAP_50', 'coco/T1_bbox_mAP_50', 'coco/T2_bbox_mAP_50'):
             assert 0.0 <= metrics[key] <= 1.0
@@ -28,9 +40,12 @@ def test_demo_runs_the_whole_pipeline_and_reuses_checkpoints(tmp_path, capsys):
             '; teachers float32\n') in out
     assert (tmp_path / 'work' / 'teacher1' / 'epoch_1.pth').is_file()
     # A second run trains nothing: every checkpoint is reused.
-    demo.main(args)
-    out = capsys.readouterr().out
-    assert '[demo] training' not in out and out.count('[demo] reusing') == 3
+    capsys.readouterr()
+    demo.main(args + ['--out', str(md)])
+    log = capsys.readouterr().out
+    assert '[demo] training' not in log and log.count('[demo] reusing') == 3
+    assert 'reused from the work dir (not timed): Teacher_1, Teacher_2, Student.' in \
+        md.read_text()
 
 
 def test_demo_reports_a_failed_teacher_with_its_log(tmp_path):
