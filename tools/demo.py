@@ -9,11 +9,13 @@
 4. evaluate Teacher_1..N, their Ensemble and the Student on all 20 classes (COCO AP, AP50,
    AP75) and on each teacher's classes (AP50), and print the table.
 
-The defaults fit the README's budget, about 15 minutes on 2 CPU cores from a clean work dir
-(teachers 10 epochs, student 6). ``--teacher-epochs 30 --student-epochs 15`` gives the
-better-trained models of the README's results table (about 40 minutes). ``--family dino``
-runs the same with tiny DINO teachers and student (2 teachers; teachers 4 epochs, student 3
-by default).
+The defaults (teachers 10 epochs, student 6) took 13.2 and 21.6 minutes on two 2-core
+machines from a clean work dir (``benchmarks/results/demo_2t.md``). ``--teacher-epochs 30
+--student-epochs 15`` trains better models (about 2.5x as long). ``--family dino`` runs the
+same with tiny DINO teachers and student (2 teachers; teachers 4 epochs, student 3 by
+default, about 25 minutes): at 2 / 1 epochs it fits 15 minutes (11.9) but its student has
+not learnt to detect yet (``benchmarks/results/demo_2t_dino.md``), so the Conditional DETR
+is the default.
 
 Every config, trained or evaluated, gets ``randomness.seed = --seed`` (default 0); the demo
 prints the seed, the mmka commit and the teachers' precision with its table. A checkpoint
@@ -53,8 +55,8 @@ FAMILIES = {
         teacher='configs/teachers/conditional-detr_r18tiny_1xb16-30e_shapes-t{}of{}.py',
         student='configs/ka/shapes_{}t.py', ensemble='configs/ka/shapes_{}t-ensemble.py',
         teacher_epochs=10, student_epochs=6),
-    # The tiny DINO learns far faster per epoch and costs about 3x per step; its default
-    # epochs are a first guess for the same budget, not yet timed end to end.
+    # The tiny DINO learns far faster per epoch but costs 2-3x per epoch; 4 / 3 epochs take
+    # about 25 min (per-epoch times of benchmarks/results/demo_2t_dino.md, run at 2 / 1).
     'dino': dict(
         teacher='configs/teachers/dino_r18tiny_1xb16-12e_shapes-t{}of{}.py',
         student='configs/ka/shapes_{}t_dino.py', ensemble='configs/ka/shapes_{}t_dino-ensemble.py',
