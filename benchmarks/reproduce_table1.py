@@ -3,7 +3,8 @@
     python benchmarks/reproduce_table1.py [--partition shapes_2t|shapes_4t]
         [--family conditional-detr|dino] [--size quick|medium|full]
         [--teacher-epochs E] [--student-epochs E] [--seeds 0 [1 ...]] [--only [NAME ...]]
-        [--teacher-init scratch|pretrained] [--compute-matched] [--report-only] [--jobs J]
+        [--teacher-init scratch|pretrained [--pretrained-raw]] [--compute-matched]
+        [--report-only] [--jobs J]
         [--work-dir work_dirs/table1]
         [--out benchmarks/results/table1_<...>.md]
 
@@ -46,7 +47,9 @@ object: where objects are, not what) on other generated images (generator seed
 :data:`PRETRAIN_DATA_SEED`, the size's image counts, in ``<data root>_pretrain``) at the
 teachers' schedule; the teachers then train their usual schedule from it. Students and Raw
 are the same configs as with teachers from scratch (Raw keeps its key and cache; KA rows get
-new keys through their teachers'). Default ``--out`` ends in ``_pretrained``.
+new keys through their teachers'). Default ``--out`` ends in ``_pretrained``. With
+``--pretrained-raw`` the table also has "Raw, pre-trained": Raw fine-tuned from the same
+pre-training (the paper's Raw_UP, 1.1 AP above its Student on VOC).
 
 ``--compute-matched`` also trains the row "Raw, compute-matched" (not in the paper, which
 takes the teachers as given; users ask): the family's Raw config for E_cm epochs, E_cm the
@@ -99,7 +102,8 @@ from mmka.utils import (last_checkpoint, mmka_commit, run_training_jobs,  # noqa
                         set_data_root, set_num_workers, teacher_precision,
                         use_cheap_teachers, use_teacher_cache)
 from mmka.utils.complexity import model_complexity  # noqa: E402
-from table1_report import COMPUTE_MATCHED, compute_matched_lines, write_report  # noqa: E402
+from table1_report import (COMPUTE_MATCHED, PRETRAINED_RAW, compute_matched_lines,  # noqa: E402
+                           write_report)
 
 SIZES = dict(
     # a check that everything runs (the test suite)
@@ -206,6 +210,10 @@ def parse_args(argv=None):
                         'or fine-tuned from a class-agnostic pre-training on other images, '
                         "the paper's setting (its teachers start from UP-DETR pre-training, "
                         'its students do not; see the module docstring)')
+    parser.add_argument('--pretrained-raw', action='store_true',
+                        help=f'with --teacher-init pretrained: also train and report '
+                        f'"{PRETRAINED_RAW}", Raw fine-tuned from the teachers\' pre-training '
+                        "(the paper's Raw_UP)")
     parser.add_argument('--compute-matched', action='store_true',
                         help=f'also train and report "{COMPUTE_MATCHED}": Raw for the training '
                         'compute of the teachers plus the Student (see the module docstring)')
@@ -241,6 +249,9 @@ def parse_args(argv=None):
             parser.error(f'--{which}-epochs must be >= 1, got {epochs}')
         if epochs is None:  # from here on: the epochs used
             setattr(args, f'{which}_epochs', size[f'{which}_epochs'])
+    if args.pretrained_raw and args.teacher_init != 'pretrained':
+        parser.error('--pretrained-raw fine-tunes Raw from the teachers\' pre-training; add '
+                     '--teacher-init pretrained')
     if args.teacher_init == 'pretrained':
         if 'pretrain' not in family:
             parser.error(f'--teacher-init pretrained: the {args.family} family has no '
@@ -417,6 +428,15 @@ def ensemble_cfg(args, teachers: List[Config], which: Optional[int] = None) -> C
     return keyed(cfg, name, args.work_dir)
 
 
+def pretrained_raw_job(args, seed: int) -> Config:
+    """The family's Raw fine-tuned from :func:`pretrain_job` (the paper's Raw_UP: the
+    pre-training on the student's side too), keyed under its own row name."""
+    family = family_of(args)
+    cfg = schedule(family['students']['Raw'], args, epochs_of(args, 'student'), seed)
+    cfg.load_from = last_checkpoint(pretrain_job(args))
+    return keyed(cfg, f"{family['prefix']}{PRETRAINED_RAW}-seed{seed}", args.work_dir)
+
+
 def compute_matched_job(args, epochs: int, seed: int) -> Config:
     """The family's Raw at ``epochs`` (E_cm), keyed under its own row name, so that it never
     shares a work dir with the Raw row even when E_cm equals the students' epochs."""
@@ -583,8 +603,8 @@ def seeds_by_row(keys) -> List[str]:
 
 def pretrain(args, untrained_teachers: List[Config], log, train_tool: str) -> Optional[str]:
     """``--teacher-init pretrained``: make the pre-training data and, while a teacher is
-    still to train, the pre-training (:func:`pretrain_job`); returns the report's sentence
-    about it (None for teachers from scratch)."""
+    still to train (or for ``--pretrained-raw``), the pre-training (:func:`pretrain_job`);
+    returns the report's sentence about it (None for teachers from scratch)."""
     if getattr(args, 'teacher_init', 'scratch') != 'pretrained':
         return None
     size = SIZES[args.size]
@@ -593,7 +613,8 @@ def pretrain(args, untrained_teachers: List[Config], log, train_tool: str) -> Op
                           seed=PRETRAIN_DATA_SEED)
     write_class_agnostic_splits(root, name=PRETRAIN_CLASS)
     job = pretrain_job(args)
-    if untrained_teachers and not osp.isfile(last_checkpoint(job)):
+    needed = untrained_teachers or getattr(args, 'pretrained_raw', False)
+    if needed and not osp.isfile(last_checkpoint(job)):
         if args.report_only:
             raise ValueError(f'--report-only: the pre-training in {job.work_dir} is not '
                              'trained; run the same command without --report-only first.')
@@ -638,6 +659,8 @@ def main(argv=None):
     if budget:
         students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
                          for s in args.seeds})
+    if args.pretrained_raw:
+        students.update({(PRETRAINED_RAW, s): pretrained_raw_job(args, s) for s in args.seeds})
     untrained = {key: c for key, c in students.items() if not osp.isfile(last_checkpoint(c))}
     if args.report_only:  # leave them out of the table and name them under it
         students = {key: c for key, c in students.items() if key not in untrained}

@@ -261,7 +261,10 @@ def test_argument_errors_are_clear(capsys, monkeypatch):
              "the conditional-detr family has no pre-training config; families with one: "
              "['dino']"),
             (['--family', 'dino', '--teacher-init', 'pretrained', '--compute-matched'],
-             'not the pre-training; run it with --teacher-init scratch')]:
+             'not the pre-training; run it with --teacher-init scratch'),
+            (['--family', 'dino', '--pretrained-raw'],
+             "--pretrained-raw fine-tunes Raw from the teachers' pre-training; add "
+             '--teacher-init pretrained')]:
         with pytest.raises(SystemExit):
             bench.parse_args(argv)
         assert message in capsys.readouterr().err
@@ -462,9 +465,9 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
     common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
               '--data-root', str(tmp_path / 'data')]
     out = tmp_path / 'table1.md'
-    rows = bench.main(common + ['--teacher-init', 'pretrained', '--only', 'Raw',
-                                '--out', str(out)])
-    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw']
+    rows = bench.main(common + ['--teacher-init', 'pretrained', '--pretrained-raw', '--only',
+                                'Raw', '--out', str(out)])
+    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw', 'Raw, pre-trained']
     args = bench.parse_args(common + ['--teacher-init', 'pretrained'])
     pretrain = bench.pretrain_job(args)
     assert osp.basename(pretrain.work_dir).startswith('dino-pretrain-agnostic-')
@@ -482,6 +485,13 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
         log = open(osp.join(teacher.work_dir, 'train.log')).read()
         assert f'Load checkpoint from {teacher.load_from}' in log
         assert 'size mismatch for bbox_head.cls_branches' in log  # 1 class -> 10: not loaded
+    raw_pretrained = bench.pretrained_raw_job(args, 0)
+    assert osp.basename(raw_pretrained.work_dir).startswith('dino-raw--pre-trained-seed0-')
+    assert raw_pretrained.load_from == bench.last_checkpoint(pretrain)
+    assert raw_pretrained.model.bbox_head.num_classes == 20
+    log = open(osp.join(raw_pretrained.work_dir, 'train.log')).read()
+    assert f'Load checkpoint from {raw_pretrained.load_from}' in log
+    assert "- Student > Raw from the teachers' pre-training" in out.read_text()
     scratch = bench.parse_args(common)
     assert bench.student_job('Raw', args, [], 0).work_dir == \
         bench.student_job('Raw', scratch, [], 0).work_dir
