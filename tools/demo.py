@@ -136,13 +136,17 @@ def evaluate(cfg: Config, checkpoint: Optional[str], name: str,
     return Runner.from_cfg(cfg).test()
 
 
+def row_values(metrics: Dict[str, float], partitions: Dict[str, tuple]) -> list:
+    """One model's columns: AP, AP50, AP75 on all classes, then AP50 on each teacher's."""
+    return [metrics[k] for k in METRICS] + [metrics[f'coco/{p}_bbox_mAP_50'] for p in partitions]
+
+
 def table_lines(results: Dict[str, Dict[str, float]], partitions: Dict[str, tuple]) -> list:
-    """The demo's table as markdown: AP, AP50, AP75 on all classes, AP50 on each teacher's."""
+    """The demo's table as markdown (the columns of :func:`row_values`)."""
     header = ['AP', 'AP50', 'AP75'] + [f"AP50 on {p}'s classes" for p in partitions]
     lines = ['| model | ' + ' | '.join(header) + ' |', '|---' * (len(header) + 1) + '|']
     for name, metrics in results.items():
-        values = [metrics[k] for k in METRICS] + [
-            metrics[f'coco/{p}_bbox_mAP_50'] for p in partitions]
+        values = row_values(metrics, partitions)
         lines.append(f'| {name} | ' + ' | '.join(f'{v:.3f}' for v in values) + ' |')
     return lines
 
@@ -248,9 +252,7 @@ def main(argv=None):
     header = ['AP', 'AP50', 'AP75'] + [f'AP50@{p}' for p in partitions]
     print(f'  {"model":<10} ' + ' '.join(f'{h:>8}' for h in header))
     for name, metrics in results.items():
-        values = [metrics[k] for k in METRICS] + [
-            metrics[f'coco/{p}_bbox_mAP_50'] for p in partitions]
-        print(f'  {name:<10} ' + ' '.join(f'{v:8.3f}' for v in values))
+        print(f'  {name:<10} ' + ' '.join(f'{v:8.3f}' for v in row_values(metrics, partitions)))
     provenance_line = provenance([args.seed], precisions, commit)
     print(f'[demo] {provenance_line}')
     print(f"[demo] done in {minutes['total']:.1f} min (work dir {work})")

@@ -8,6 +8,6 @@ from .train_jobs import last_checkpoint, run_training_jobs
 __all__ = [
     'load_model_cfg', 'setup_cpu_distributed', 'register_mmengine_safe_globals', 'set_data_root',
     'set_num_workers', 'last_checkpoint', 'run_training_jobs', 'use_cheap_teachers',
-    'cpu_name', 'machine', 'mmka_commit', 'provenance', 'teacher_precision', 'add_teacher_cache_hook',
-    'use_teacher_cache'
+    'cpu_name', 'machine', 'mmka_commit', 'provenance', 'teacher_precision',
+    'add_teacher_cache_hook', 'use_teacher_cache'
 ]

@@ -1,21 +1,11 @@
 """tools/misc/generate_shapes.py: the data of the configs, class-agnostic copies on request."""
-import importlib.util
 import json
-import os.path as osp
 
-from ..conftest import REPO
-
-
-def load_generate_shapes():
-    path = osp.join(REPO, 'tools/misc/generate_shapes.py')
-    spec = importlib.util.spec_from_file_location('mmka_tool_generate_shapes', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ..conftest import load_tool
 
 
 def test_class_agnostic_flag_writes_one_class_copies_of_both_splits(tmp_path, capsys):
-    tool = load_generate_shapes()
+    tool = load_tool('misc/generate_shapes')
     args = [str(tmp_path / 'd'), '--num-train', '4', '--num-val', '2', '--image-size', '64',
             '--seed', '1']
     tool.main(args)
