@@ -120,3 +120,15 @@ def test_voc_and_coco_follow_the_papers_recipe():
             assert cfg.model.type == 'PreNormDETR' and cfg.model.backbone.init_cfg is None
             assert cfg.load_from == 'checkpoints/up-detr-pre-training-60ep-imagenet_mmdet.pth'
             assert teacher['checkpoint'].endswith(f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    # Student from scratch (the main rows); Student_UP from the teachers' start.
+    assert voc.model.get('student_checkpoint') is None and voc.get('load_from') is None
+    up = Config.fromfile(osp.join(REPO, 'configs/ka/voc_2t-up.py'))
+    assert up.model.student_checkpoint == teacher_cfg_start(voc)
+    assert up.model.student == voc.model.student and up.model.hooks == voc.model.hooks
+
+
+def teacher_cfg_start(ka: Config) -> str:
+    """The checkpoint the teachers of an amalgamation config fine-tune from (all alike)."""
+    starts = {Config.fromfile(osp.join(REPO, t['config'])).load_from for t in ka.model.teachers}
+    assert len(starts) == 1, starts
+    return starts.pop()

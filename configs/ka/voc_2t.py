@@ -8,9 +8,9 @@
 # (paper §IV-A2; the authors' code agrees).
 #   tools/dist_train.sh configs/ka/voc_2t.py 4
 # The student starts "without the time-costing pre-training" as in the paper's main rows;
-# to start it from UP-DETR as well: --cfg-options
-#   load_from=checkpoints/up-detr-pre-training-60ep-imagenet_mmdet.pth
-# (the projection is tiled into both segments). Data, schedule and runtime are Raw's
+# configs/ka/voc_2t-up.py starts it from UP-DETR as well (Table I's Student_UP). Not
+# `load_from`: it loads into the amalgamator, whose student keys a plain checkpoint lacks,
+# and would silently load nothing. Data, schedule and runtime are Raw's
 # (configs/baselines/detr-prenorm_r50_4xb8-200e_voc0712.py). Without UP-DETR weights:
 # configs/ka/voc_2t-imagenet-150e.py.
 _base_ = '../baselines/detr-prenorm_r50_4xb8-200e_voc0712.py'

@@ -264,7 +264,10 @@ def test_argument_errors_are_clear(capsys, monkeypatch):
              'not the pre-training; run it with --teacher-init scratch'),
             (['--family', 'dino', '--pretrained-raw'],
              "--pretrained-raw fine-tunes Raw from the teachers' pre-training; add "
-             '--teacher-init pretrained')]:
+             '--teacher-init pretrained'),
+            (['--family', 'dino', '--pretrained-student'],
+             "--pretrained-student fine-tunes the Student from the teachers' pre-training; "
+             'add --teacher-init pretrained')]:
         with pytest.raises(SystemExit):
             bench.parse_args(argv)
         assert message in capsys.readouterr().err
@@ -460,14 +463,16 @@ def test_resumable_keeps_load_from_only_for_a_fresh_start(tmp_path):
 
 def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_path):
     """--teacher-init pretrained: the pre-training runs on other, class-agnostic images, the
-    teachers load it (but its 1-class heads), Raw keeps its key, and the report says so."""
+    teachers load it (but its 1-class heads), Raw keeps its key, Raw and the Student start
+    from it in their pre-trained rows, and the report says so."""
     bench = load('reproduce_table1')
     common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
               '--data-root', str(tmp_path / 'data')]
     out = tmp_path / 'table1.md'
-    rows = bench.main(common + ['--teacher-init', 'pretrained', '--pretrained-raw', '--only',
-                                'Raw', '--out', str(out)])
-    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw', 'Raw, pre-trained']
+    rows = bench.main(common + ['--teacher-init', 'pretrained', '--pretrained-raw',
+                                '--pretrained-student', '--only', 'Raw', '--out', str(out)])
+    assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw', 'Raw, pre-trained',
+                          'Student, pre-trained']
     args = bench.parse_args(common + ['--teacher-init', 'pretrained'])
     pretrain = bench.pretrain_job(args)
     assert osp.basename(pretrain.work_dir).startswith('dino-pretrain-agnostic-')
@@ -492,6 +497,16 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
     log = open(osp.join(raw_pretrained.work_dir, 'train.log')).read()
     assert f'Load checkpoint from {raw_pretrained.load_from}' in log
     assert "- Student > Raw from the teachers' pre-training" in out.read_text()
+    teachers = bench.teacher_jobs(args)
+    student = bench.pretrained_student_job(args, teachers, 0)
+    assert osp.basename(student.work_dir).startswith('dino-student--pre-trained-seed0-')
+    assert student.model.student_checkpoint == bench.last_checkpoint(pretrain)
+    assert student.model.teacher_cache == bench.student_job('Student', args, teachers,
+                                                            0).model.teacher_cache
+    log = open(osp.join(student.work_dir, 'train.log')).read()
+    assert f'The student starts from {bench.last_checkpoint(pretrain)}' in log
+    assert 'keep their initialisation: bbox_head.cls_branches.0.weight' in log
+    assert "- Student > Raw, both from the teachers' pre-training" in out.read_text()
     scratch = bench.parse_args(common)
     assert bench.student_job('Raw', args, [], 0).work_dir == \
         bench.student_job('Raw', scratch, [], 0).work_dir

@@ -275,3 +275,27 @@ def test_command_line(tool, tmp_path, capsys):
     with pytest.raises(ValueError, match='key "model"'):
         torch.save(dict(state_dict=ref.state_dict()), src)
         tool.main([src, dst, '--config', cfg_file])
+
+
+def test_converted_checkpoint_starts_a_ka_student(tool, tmp_path):
+    """Student_UP (configs/ka/voc_2t-up.py): the converted UP-DETR weights (--skip-head)
+    start a 2-segment KA student through ``student_checkpoint``: the projection in both
+    segments, encoder and decoder as converted; the head and queries keep their
+    initialisation."""
+    from mmka.models.amalgamators import load_student_start
+    ref, plain = _models(updetr=True)
+    dst = str(tmp_path / 'mmdet.pth')
+    result = tool.convert(ref.state_dict(), skip_head=True, target_keys=plain.state_dict())
+    torch.save(dict(state_dict=result.state_dict, meta=dict()), dst)
+    student = MODELS.build(dict(_tiny_cfg(), type='KAPreNormDETRStudent', num_teachers=2))
+    student.init_weights()
+    initial = {k: v.clone() for k, v in student.state_dict().items()}
+    load_student_start(student, dst)
+    state = student.state_dict()
+    for t in range(2):
+        torch.testing.assert_close(state[f'neck.{t}.convs.0.conv.weight'],
+                                   ref.input_proj.weight)
+    torch.testing.assert_close(state['encoder.post_norm.weight'],
+                               ref.transformer.encoder.norm.weight)
+    for key in HEAD_KEYS:
+        assert torch.equal(state[key], initial[key]), key

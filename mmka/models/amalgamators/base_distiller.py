@@ -14,6 +14,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..amalgamation_hooks.recorder import OutputRecorder
 from ..teacher_cache import TeacherOutputCache
+from .student_start import load_student_start
 from .teachers import build_frozen_teacher
 
 TEACHERS_KEY = 'teachers.'
@@ -50,6 +51,11 @@ class FrozenTeacherDistiller(BaseModel):
             dtype='float16', mode='deterministic')``; see :class:`TeacherOutputCache`.
             Needs a training pipeline without random transforms (checked by
             :class:`TeacherCacheHook`). Default None: the teachers run every step.
+        student_checkpoint (str, optional): a plain checkpoint of the student's detector
+            family that the student starts from, e.g. a pre-training: loaded by
+            :meth:`init_weights` after the student's own initialisation, wherever names and
+            shapes fit (:func:`load_student_start`). Training from ``load_from`` or a resume
+            overrides it, as it does every initialisation. Default None: from scratch.
     """
 
     def __init__(self,
@@ -59,7 +65,8 @@ class FrozenTeacherDistiller(BaseModel):
                  init_cfg: Optional[dict] = None,
                  teacher_dtype: Optional[str] = None,
                  teacher_channels_last: bool = False,
-                 teacher_cache: Optional[dict] = None) -> None:
+                 teacher_cache: Optional[dict] = None,
+                 student_checkpoint: Optional[str] = None) -> None:
         if isinstance(teachers, dict) or not teachers:
             raise TypeError('teachers must be a non-empty list of dict(config=..., '
                             f'checkpoint=..., classes=None), got {teachers!r}.')
@@ -87,6 +94,7 @@ class FrozenTeacherDistiller(BaseModel):
         self.teacher_cache = None if teacher_cache is None else TeacherOutputCache(
             teachers=[dict(t) for t in teachers], teacher_dtype=teacher_dtype,
             teacher_channels_last=teacher_channels_last, **teacher_cache)
+        self.student_checkpoint = student_checkpoint
         self._register_state_dict_hook(_drop_teacher_weights)
         self.register_load_state_dict_post_hook(_ignore_missing_teacher_weights)
 
@@ -162,7 +170,11 @@ class FrozenTeacherDistiller(BaseModel):
         return self
 
     def init_weights(self) -> None:
+        """Initialise the student (the teachers hold their checkpoints' weights), then load
+        ``student_checkpoint`` into it if given."""
         self.student.init_weights()
+        if self.student_checkpoint is not None:
+            load_student_start(self.student, self.student_checkpoint)
 
     def forward(self, inputs: Tensor, data_samples: Optional[SampleList] = None,
                 mode: str = 'tensor'):

@@ -40,9 +40,10 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         hooks (Sequence[dict]): amalgamation hooks, e.g.
             ``[dict(type='SequenceAmalgamation'), dict(type='TaskAmalgamation')]``.
         gt_loss_weight (float): λ_d. Default 0.1 (paper); 0 for label-free training.
-        **teacher_options: ``teacher_dtype``, ``teacher_channels_last``, ``teacher_cache``
+        **options: ``teacher_dtype``, ``teacher_channels_last``, ``teacher_cache``
             (see :class:`FrozenTeacherDistiller`): how cheaply the teachers run, or whether
-            their recorded outputs are read from a cache instead.
+            their recorded outputs are read from a cache instead; ``student_checkpoint``:
+            the weights the student starts from (default: from scratch).
     """
 
     def __init__(self,
@@ -53,8 +54,8 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
                  gt_loss_weight: float = 0.1,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 **teacher_options) -> None:
-        super().__init__(student, teachers, data_preprocessor, init_cfg, **teacher_options)
+                 **options) -> None:
+        super().__init__(student, teachers, data_preprocessor, init_cfg, **options)
         self.classes = tuple(classes)
         check_partition(self.teacher_classes, self.classes)
         num_classes = self.student.bbox_head.num_classes

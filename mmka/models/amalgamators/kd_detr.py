@@ -58,10 +58,10 @@ class KDDETRDistiller(FrozenTeacherDistiller):
             get no gradient, so DDP needs ``find_unused_parameters=True``).
         classes (Sequence[str], optional): the dataset's classes in label order; if given,
             the teacher's classes must be exactly these.
-        **teacher_options: ``teacher_dtype``, ``teacher_channels_last``, ``teacher_cache``
+        **options: ``teacher_dtype``, ``teacher_channels_last``, ``teacher_cache``
             (see :class:`FrozenTeacherDistiller`; no ``teacher_cache`` for Deformable DETR /
             DINO, whose encoder calls carry per-batch level shapes the per-image cache
-            cannot split).
+            cannot split); ``student_checkpoint``: the weights the student starts from.
     """
 
     def __init__(self,
@@ -73,14 +73,14 @@ class KDDETRDistiller(FrozenTeacherDistiller):
                  classes: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 **teacher_options) -> None:
+                 **options) -> None:
         if not isinstance(teacher, dict):
             raise TypeError('KD-DETR distils one teacher: give teacher=dict(config=..., '
                             f'checkpoint=..., classes=None), got {type(teacher).__name__}.')
         # Deep copy: mmdet's DETRHead writes a tensor class_weight into its loss_cls config,
         # which would break building the same config again (e.g. the plain student).
         super().__init__(copy.deepcopy(student), [teacher], data_preprocessor, init_cfg,
-                         **teacher_options)
+                         **options)
         if gt_loss_weight < 0:
             raise ValueError(f'gt_loss_weight must be >= 0, got {gt_loss_weight}.')
         self.gt_loss_weight = gt_loss_weight
