@@ -443,6 +443,28 @@ def test_partition_table_gives_each_models_ap_on_each_teachers_classes():
         '| Raw | 71.0 ± 1.4 | 61.0 ± 1.4 |']
 
 
+def test_premise_compares_each_teacher_with_raw_on_its_classes():
+    report = load('table1_report')
+
+    def rec(t1, t2):
+        return dict(metrics={'coco/T1_bbox_mAP': t1, 'coco/T2_bbox_mAP': t2})
+
+    partitions = {'T1': ('circle', ), 'T2': ('ring', )}
+    rows = {'Teacher_1': [rec(0.75, 0.0)], 'Teacher_2': [rec(0.0, 0.50)],
+            'Raw': [rec(0.70, 0.60), rec(0.72, 0.62)]}  # sd 1.4 on each
+    assert report.premise_findings(rows, partitions) == [
+        "- Teacher_1 > Raw on Teacher_1's classes (the paper's premise): holds (75.0 vs 71.0, "
+        '+4.0 AP; 2 sd = 2.8)',
+        "- Teacher_2 > Raw on Teacher_2's classes (the paper's premise): **does not hold** "
+        '(50.0 vs 61.0, -11.0 AP; 2 sd = 2.8)']
+    rows['Raw'] = [rec(0.70, 0.49)]
+    lines = report.premise_findings(rows, partitions)
+    assert lines[1].endswith('holds (50.0 vs 49.0, +1.0 AP; one seed, spread not measured)')
+    del rows['Raw']
+    assert report.premise_findings(rows, partitions)[0].endswith(
+        'not run (needs `Teacher_1`, `Raw`)')
+
+
 def test_resumable_keeps_load_from_only_for_a_fresh_start(tmp_path):
     """mmengine resumes *from* load_from when resume is set too: a pre-trained teacher would
     take its pre-training's epoch counter, so load_from only starts a run."""
