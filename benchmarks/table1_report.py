@@ -359,7 +359,9 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         'A difference counts only outside 2 sd, sd the larger seed spread (sample std of AP '
         'over seeds) of the two rows; a row trained with one seed takes the largest spread of '
         'the rows trained with several, the Ensemble none. Verdicts: holds / **does not hold** '
-        '/ within noise.', '', *premise_findings(rows, partitions), *findings(rows), '']
+        '/ within noise.', '', *premise_findings(rows, partitions),
+        *(premise_findings(rows, partitions, PRETRAINED_RAW) if PRETRAINED_RAW in rows else []),
+        *findings(rows), '']
     with open(args.out, 'w') as f:
         f.write('\n'.join(lines))
     print('\n'.join(lines))

@@ -529,6 +529,9 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
     assert f'The student starts from {bench.last_checkpoint(pretrain)}' in log
     assert 'keep their initialisation: bbox_head.cls_branches.0.weight' in log
     assert "- Student > Raw, both from the teachers' pre-training" in out.read_text()
+    for baseline in ('Raw', 'Raw, pre-trained'):
+        assert f"- Teacher_2 > {baseline} on Teacher_2's classes (the paper's premise)" in \
+            out.read_text()
     scratch = bench.parse_args(common)
     assert bench.student_job('Raw', args, [], 0).work_dir == \
         bench.student_job('Raw', scratch, [], 0).work_dir
