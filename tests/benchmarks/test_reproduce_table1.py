@@ -446,17 +446,25 @@ def test_partition_table_gives_each_models_ap_on_each_teachers_classes():
 def test_premise_compares_each_teacher_with_raw_on_its_classes():
     report = load('table1_report')
 
-    def rec(t1, t2):
-        return dict(metrics={'coco/T1_bbox_mAP': t1, 'coco/T2_bbox_mAP': t2})
+    def rec(t1, t2, all_classes=0.5):
+        return dict(metrics={'coco/T1_bbox_mAP': t1, 'coco/T2_bbox_mAP': t2,
+                             'coco/bbox_mAP': all_classes})
 
     partitions = {'T1': ('circle', ), 'T2': ('ring', )}
     rows = {'Teacher_1': [rec(0.75, 0.0)], 'Teacher_2': [rec(0.0, 0.50)],
-            'Raw': [rec(0.70, 0.60), rec(0.72, 0.62)]}  # sd 1.4 on each
+            'Raw': [rec(0.70, 0.60), rec(0.72, 0.62)]}  # sd 1.4 on each, 0 on all classes
     assert report.premise_findings(rows, partitions) == [
         "- Teacher_1 > Raw on Teacher_1's classes (the paper's premise): holds (75.0 vs 71.0, "
         '+4.0 AP; 2 sd = 2.8)',
         "- Teacher_2 > Raw on Teacher_2's classes (the paper's premise): **does not hold** "
         '(50.0 vs 61.0, -11.0 AP; 2 sd = 2.8)']
+    # Raw's seeds agree on T1 by chance: the noise is still its largest spread (T2's).
+    rows['Raw'] = [rec(0.71, 0.60), rec(0.71, 0.62)]
+    assert report.premise_findings(rows, partitions)[0].endswith(
+        'holds (75.0 vs 71.0, +4.0 AP; 2 sd = 2.8)')
+    rows['Teacher_1'] = [rec(0.73, 0.0)]
+    assert report.premise_findings(rows, partitions)[0].endswith(
+        'within noise (73.0 vs 71.0, +2.0 AP; 2 sd = 2.8)')
     rows['Raw'] = [rec(0.70, 0.49)]
     lines = report.premise_findings(rows, partitions)
     assert lines[1].endswith('holds (50.0 vs 49.0, +1.0 AP; one seed, spread not measured)')
