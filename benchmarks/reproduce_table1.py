@@ -622,8 +622,9 @@ def seeds_by_row(keys) -> List[str]:
 
 def pretrain(args, untrained_teachers: List[Config], log, train_tool: str) -> Optional[str]:
     """``--teacher-init pretrained``: make the pre-training data and, while a teacher is
-    still to train (or for ``--pretrained-raw``), the pre-training (:func:`pretrain_job`);
-    returns the report's sentence about it (None for teachers from scratch)."""
+    still to train (or for ``--pretrained-raw`` / ``--pretrained-student``), the pre-training
+    (:func:`pretrain_job`); returns the report's sentence about it (None for teachers from
+    scratch)."""
     if getattr(args, 'teacher_init', 'scratch') != 'pretrained':
         return None
     size = SIZES[args.size]

@@ -79,11 +79,12 @@ def premise_findings(rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
     is evaluated once; the noise is 2 x the baseline's largest seed std, over all classes
     and over each teacher's (a std from a few seeds can be 0 by chance on one subset;
     unknown with one seed)."""
-    lines = []
-    if baseline in rows and len(rows[baseline]) > 1:
+    n = None
+    if len(rows.get(baseline, ())) > 1:
         keys = ['bbox_mAP'] + [f'{part}_bbox_mAP' for part in partitions]
-        spread = max(statistics.stdev([100 * v for v in metric(rows[baseline], key)])
-                     for key in keys)
+        n = 2 * max(statistics.stdev([100 * v for v in metric(rows[baseline], key)])
+                    for key in keys)
+    lines = []
     for t, part in enumerate(partitions, 1):
         teacher = f'Teacher_{t}'
         text = f"{teacher} > {baseline} on {teacher}'s classes (the paper's premise)"
@@ -92,7 +93,6 @@ def premise_findings(rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
             continue
         own = [100 * v for v in metric(rows[teacher], f'{part}_bbox_mAP')]
         base = [100 * v for v in metric(rows[baseline], f'{part}_bbox_mAP')]
-        n = 2 * spread if len(base) > 1 else None
         diff = statistics.mean(own) - statistics.mean(base)
         lines.append(f'- {text}: {verdict(diff, n)} ({statistics.mean(own):.1f} vs '
                      f'{statistics.mean(base):.1f}, {diff:+.1f} AP; {spread_text(n)})')
