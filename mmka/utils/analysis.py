@@ -29,6 +29,7 @@ from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
 from ..models.amalgamation_hooks.sequence_utils import map_to_tokens, valid_token_mask
 from ..models.amalgamators import build_frozen_teacher
+from ..models.detectors.multiscale_sequence_extension import MultiScaleSequenceExtensionMixin
 from ..models.detectors.sequence_extension import SequenceExtensionMixin
 from .config_utils import set_data_root
 
@@ -98,19 +99,31 @@ def build_detector(model_cfg: dict, checkpoint: Optional[str] = None,
 
 
 def build_ka_student(cfg: Config, checkpoint: str, device: str = 'cpu',
-                     purpose: str = 'this tool') -> nn.Module:
+                     purpose: str = 'this tool', multiscale: bool = False) -> nn.Module:
     """The KA student of ``cfg`` (a student or amalgamation config) with ``checkpoint``.
 
+    Args:
+        multiscale (bool): also accept multi-scale students (``KADINOStudent``,
+            ``KADeformableDETRStudent``), for tools that go through the student's own
+            methods rather than assume one map per segment.
+
     Raises:
-        ValueError: naming the type, if the detector has no extended sequence (checked
-            before the checkpoint is read).
+        ValueError: naming the type, if the detector has no extended sequence the tool can
+            read (checked before the checkpoint is read).
     """
     student = MODELS.build(detector_cfg(cfg))
-    if not isinstance(student, SequenceExtensionMixin):
+    kinds = (SequenceExtensionMixin, MultiScaleSequenceExtensionMixin) if multiscale \
+        else SequenceExtensionMixin
+    if not isinstance(student, kinds):
+        accepted = 'KADETRStudent / KAConditionalDETRStudent / KADABDETRStudent' + \
+            (' / KADeformableDETRStudent / KADINOStudent' if multiscale else '')
+        reason = ('a single-scale KA student (multi-scale students are not supported by '
+                  'it yet)' if isinstance(student, MultiScaleSequenceExtensionMixin)
+                  else 'a KA student')
         raise ValueError(
-            f'{type(student).__name__} has no extended sequence, but {purpose} needs a KA '
-            'student: pass a KADETRStudent / KAConditionalDETRStudent / KADABDETRStudent '
-            'config, or an amalgamation config whose model.student is one.')
+            f'{type(student).__name__} has no extended sequence {purpose} can read, but '
+            f'{purpose} needs {reason}: pass a {accepted} config, or an amalgamation config '
+            'whose model.student is one.')
     load_weights(student, checkpoint)
     return student.to(device).eval()
 

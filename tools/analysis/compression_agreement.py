@@ -3,8 +3,9 @@
     python tools/analysis/compression_agreement.py CONFIG CHECKPOINT [--out agreement.png]
         [--data-root data/shapes] [--num-images 100] [--batch-size 8] [--device cpu]
 
-CONFIG is an amalgamation config with teachers (e.g. configs/ka/shapes_2t-slim.py), CHECKPOINT
-the amalgamation's (or the extracted student's) checkpoint. The paper chooses P_slim by
+CONFIG is an amalgamation config with teachers and a slim student, single-scale (e.g.
+configs/ka/shapes_2t-slim.py) or multi-scale (configs/ka/shapes_2t_dino-slim.py: Alg. 1 on
+each level), CHECKPOINT the amalgamation's (or the extracted student's) checkpoint. The paper chooses P_slim by
 Algorithm 1 on the teachers' concatenated projections X_T in training and on the student's
 own X_S at evaluation. For every test image this tool runs both rules on the same image and
 reports the share of valid positions where they keep the same segment: 1 means the student
@@ -14,6 +15,7 @@ per-image agreement; the printed line gives its mean and the chance level.
 import argparse
 import os.path as osp
 import sys
+from contextlib import contextmanager
 from typing import Dict
 
 import matplotlib
@@ -25,10 +27,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmka  # noqa: E402,F401  (registers mmka modules)
-from mmka.models.amalgamation_hooks.sequence_utils import map_to_tokens  # noqa: E402
-from mmka.models.layers.sequence_compression import select_by_redundancy  # noqa: E402
+from mmka.models.amalgamation_hooks.sequence_utils import (feature_levels,  # noqa: E402
+                                                           neck_tokens)
 from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
-                                 extended_sequence, load_config, load_items, preprocess)
+                                 load_config, load_items, preprocess)
 
 
 def parse_args(argv=None):
@@ -51,22 +53,46 @@ def parse_args(argv=None):
 def batch_agreement(student, teachers, data: dict) -> np.ndarray:
     """Per image: share of valid positions where Alg. 1 on X_T and on X_S keep one segment.
 
+    Both choices are the student's own (its ``pre_transformer``, so a multi-scale student
+    runs Alg. 1 on each level, as in training): once in eval mode (on X_S), once under
+    :meth:`compression_guide` with the teachers' X_T as in training.
+
     Args:
-        student: a KA student (N segments); teachers: its N frozen teachers, in order.
+        student: a compressed KA student (N segments); teachers: its N frozen teachers, in
+            order.
         data (dict): a batch preprocessed by the student's data preprocessor.
 
     Returns:
         np.ndarray: (B,) agreement in [0, 1].
     """
-    own, padding = extended_sequence(student, data)  # X_S (B, N·n, C), (B, N·n)
+    inputs, samples = data['inputs'], data['data_samples']
+    maps = student.extract_feat(inputs)
+    encoder_inputs, _ = student.pre_transformer(maps, samples)
+    own = student.last_kept_indices  # (B, n) P_slim(X_S)
+    levels = feature_levels(student)
     # The teachers read the student's batch, as in training (FrozenTeacherDistiller).
-    guide = torch.cat([map_to_tokens(t.extract_feat(data['inputs'])[-1]) for t in teachers],
-                      dim=1)
-    num = student.num_teachers
-    valid = ~padding[:, :own.size(1) // num]  # (B, n), the same for every segment
-    # Both are (B, n) indices t·n + i in position order, so equal entries = same segment.
-    same = select_by_redundancy(guide, num, padding) == select_by_redundancy(own, num, padding)
+    guide = torch.cat([neck_tokens(t.extract_feat(inputs), levels) for t in teachers], dim=1)
+    # A student chooses on the guide only while training (paper §III-B3). Only the
+    # student's own flag is set, not its submodules': pre_transformer has no dropout or
+    # batch statistics, and the maps above were computed in eval mode.
+    with student.compression_guide(guide), _own_training_flag(student):
+        student.pre_transformer(maps, samples)
+    guided = student.last_kept_indices  # (B, n) P_slim(X_T)
+    padding = encoder_inputs['feat_mask']  # (B, n) of one segment, or None
+    valid = torch.ones_like(own, dtype=torch.bool) if padding is None else ~padding
+    # Both are indices t·n + i in position order, so equal entries = same segment.
+    same = own == guided
     return ((same & valid).sum(1).float() / valid.sum(1).clamp(min=1)).cpu().numpy()
+
+
+@contextmanager
+def _own_training_flag(module):
+    """``module.training`` True within the block (its children keep their modes)."""
+    previous, module.training = module.training, True
+    try:
+        yield
+    finally:
+        module.training = previous
 
 
 def plot(agreement: np.ndarray, num_segments: int, out: str, title: str) -> str:
@@ -89,7 +115,12 @@ def plot(agreement: np.ndarray, num_segments: int, out: str, title: str) -> str:
 def main(argv=None) -> Dict[str, np.ndarray]:
     args = parse_args(argv)
     cfg = load_config(args.config, args.data_root)
-    student = build_ka_student(cfg, args.checkpoint, args.device, 'compression_agreement')
+    student = build_ka_student(cfg, args.checkpoint, args.device, 'compression_agreement',
+                               multiscale=True)
+    if not student.compressor.enabled:
+        raise ValueError(f'{type(student).__name__} in {args.config!r} is not compressed '
+                         '(compression strategy none): there is no P_slim to compare; pass a '
+                         'slim config, e.g. configs/ka/shapes_2t-slim.py.')
     teachers = [model for model, _ in build_teachers(cfg, args.device)]
     if len(teachers) != student.num_teachers:
         raise ValueError(f'The config has {len(teachers)} teachers but the student has '

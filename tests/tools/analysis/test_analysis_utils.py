@@ -5,9 +5,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from ...conftest import REPO
 from ...models.amalgamators.tiny_setup import student_cfg
-from mmka.utils.analysis import (build_detector, build_teachers, dataset_classes,
-                                 detector_cfg, image_rgb, load_config, load_items, predict)
+from mmka.utils.analysis import (build_detector, build_ka_student, build_teachers,
+                                 dataset_classes, detector_cfg, image_rgb, load_config, load_items, predict)
 
 
 def test_detector_cfg_picks_the_student_without_touching_the_config(tiny_ka):
@@ -48,3 +49,14 @@ def test_items_and_predictions_per_model(tiny_ka, shapes_root):
     assert 'pred_instances' not in items[0]['data_samples']  # the items stay untouched
     with pytest.raises(ValueError, match='start=99 is outside the test dataset'):
         load_items(cfg, 1, start=99)
+
+
+def test_multiscale_students_only_where_a_tool_reads_them(tmp_path):
+    """The single-scale tools refuse a KADINOStudent by name (before reading the checkpoint);
+    a tool that goes through the student's own methods opts in with multiscale=True."""
+    cfg = load_config(f'{REPO}/configs/ka/shapes_2t_dino-slim.py')
+    with pytest.raises(ValueError, match='KADINOStudent has no extended sequence token_'
+                       'redundancy can read.*multi-scale students are not supported'):
+        build_ka_student(cfg, str(tmp_path / 'absent.pth'), purpose='token_redundancy')
+    with pytest.raises(FileNotFoundError, match='absent.pth'):
+        build_ka_student(cfg, str(tmp_path / 'absent.pth'), multiscale=True)

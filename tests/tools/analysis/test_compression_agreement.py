@@ -1,9 +1,15 @@
 """tools/analysis/compression_agreement.py: P_slim on X_T (training) vs on X_S (evaluation)."""
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 
+from mmdet.registry import MODELS
 from ...conftest import load_tool
+from ...models.amalgamators.tiny_setup import T1, T2
+from ...models.detectors.dino_setup import batch as dino_batch
+from ...models.detectors.dino_setup import save_dino_teacher, tiny_dino_cfg
+from mmka.models.amalgamators import build_frozen_teacher
 from mmka.utils.analysis import (build_ka_student, build_teachers, load_config, load_items,
                                  preprocess)
 from .conftest import assert_png
@@ -46,3 +52,40 @@ def test_config_without_teachers_is_refused(tool, tiny_ka, tmp_path):
     with pytest.raises(ValueError, match='has no teachers'):
         tool.main([str(tmp_path / 'no_teachers.py'), tiny_ka['slim_checkpoint'],
                    '--out', str(tmp_path / 'a.png')])
+
+
+def _dino_student_and_teachers(tmp_path):
+    """A slim tiny KADINOStudent and its two frozen tiny DINO teachers."""
+    teachers = [build_frozen_teacher(**save_dino_teacher(tmp_path / f't{i}.pth', part, i))[0]
+                for i, part in enumerate((T1, T2), 1)]
+    torch.manual_seed(3)
+    student = MODELS.build(dict(tiny_dino_cfg(32, num_classes=len(T1 + T2)),
+                                type='KADINOStudent', num_teachers=2,
+                                compression=dict(strategy='redundancy')))
+    student.init_weights()
+    return student.eval(), teachers
+
+
+def test_multiscale_agreement_runs_alg1_per_level_on_both_rules(tool, tmp_path):
+    """KADINOStudent: the same checks through the student's own per-level selection, on a
+    padded batch (the second image's padding is left out of its share)."""
+    student, teachers = _dino_student_and_teachers(tmp_path)
+    inputs, samples = dino_batch(padded=True)
+    data = dict(inputs=inputs, data_samples=samples)
+    levels = student.num_feature_levels
+    teacher_maps = [m for t in teachers for m in t.extract_feat(inputs)[-levels:]]
+    student.extract_feat = lambda inputs: tuple(teacher_maps)
+    np.testing.assert_array_equal(tool.batch_agreement(student, teachers, data), [1.0, 1.0])
+    swapped = teacher_maps[levels:] + teacher_maps[:levels]
+    student.extract_feat = lambda inputs: tuple(swapped)
+    np.testing.assert_array_equal(tool.batch_agreement(student, teachers, data), [0.0, 0.0])
+    assert not student.training and student.last_kept_indices is not None
+    # Its own projections: a share in [0, 1] per image, and the eval-mode choice unchanged.
+    del student.extract_feat
+    agreement = tool.batch_agreement(student, teachers, data)
+    assert agreement.shape == (2, ) and np.all((agreement >= 0) & (agreement <= 1))
+
+
+def test_uncompressed_student_is_refused(tool, tiny_ka, tmp_path):
+    with pytest.raises(ValueError, match='is not compressed'):
+        tool.main([tiny_ka['config'], tiny_ka['checkpoint'], '--out', str(tmp_path / 'a.png')])
