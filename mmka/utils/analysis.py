@@ -8,13 +8,15 @@
 * :func:`build_teachers` builds an amalgamation config's frozen teachers;
 * :func:`load_items` / :func:`preprocess` / :func:`predict` read images through the
   config's test pipeline and run a model on them, each with its own data preprocessor;
-* :func:`extended_sequence` gives a KA student's X_S of a preprocessed batch.
+* :func:`extended_sequence` gives a KA student's X_S of a preprocessed batch;
+* :func:`compression_agreement` compares a slim student's P_slim on X_T and on X_S.
 
 Nothing here changes a passed config: every function works on copies.
 """
 import copy
 import os.path as osp
 import pickle
+from contextlib import contextmanager
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,7 +29,8 @@ from mmengine.runner.checkpoint import load_checkpoint
 
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
-from ..models.amalgamation_hooks.sequence_utils import map_to_tokens, valid_token_mask
+from ..models.amalgamation_hooks.sequence_utils import (feature_levels, map_to_tokens,
+                                                         neck_tokens, valid_token_mask)
 from ..models.amalgamators import build_frozen_teacher
 from ..models.detectors.multiscale_sequence_extension import MultiScaleSequenceExtensionMixin
 from ..models.detectors.sequence_extension import SequenceExtensionMixin
@@ -221,3 +224,49 @@ def to_input_coords(bboxes: torch.Tensor, sample: DetDataSample) -> torch.Tensor
     """Boxes in original-image coordinates mapped onto the resized image of ``sample``."""
     scale = sample.metainfo.get('scale_factor', (1., 1.))
     return bboxes * bboxes.new_tensor(scale).repeat(2)
+
+
+@torch.no_grad()
+def compression_agreement(student, teachers, data: dict) -> np.ndarray:
+    """Per image: share of valid positions where Alg. 1 on X_T and on X_S keep one segment.
+
+    Both choices are the student's own (its ``pre_transformer``, so a multi-scale student
+    runs Alg. 1 on each level, as in training): once in eval mode (on X_S), once under
+    :meth:`compression_guide` with the teachers' X_T as in training.
+
+    Args:
+        student: a compressed KA student (N segments); teachers: its N frozen teachers, in
+            order.
+        data (dict): a batch preprocessed by the student's data preprocessor.
+
+    Returns:
+        np.ndarray: (B,) agreement in [0, 1].
+    """
+    inputs, samples = data['inputs'], data['data_samples']
+    maps = student.extract_feat(inputs)
+    encoder_inputs, _ = student.pre_transformer(maps, samples)
+    own = student.last_kept_indices  # (B, n) P_slim(X_S)
+    levels = feature_levels(student)
+    # The teachers read the student's batch, as in training (FrozenTeacherDistiller).
+    guide = torch.cat([neck_tokens(t.extract_feat(inputs), levels) for t in teachers], dim=1)
+    # A student chooses on the guide only while training (paper §III-B3). Only the
+    # student's own flag is set, not its submodules': pre_transformer has no dropout or
+    # batch statistics, and the maps above were computed in eval mode.
+    with student.compression_guide(guide), _own_training_flag(student):
+        student.pre_transformer(maps, samples)
+    guided = student.last_kept_indices  # (B, n) P_slim(X_T)
+    padding = encoder_inputs['feat_mask']  # (B, n) of one segment, or None
+    valid = torch.ones_like(own, dtype=torch.bool) if padding is None else ~padding
+    # Both are indices t·n + i in position order, so equal entries = same segment.
+    same = own == guided
+    return ((same & valid).sum(1).float() / valid.sum(1).clamp(min=1)).cpu().numpy()
+
+
+@contextmanager
+def _own_training_flag(module):
+    """``module.training`` True within the block (its children keep their modes)."""
+    previous, module.training = module.training, True
+    try:
+        yield
+    finally:
+        module.training = previous

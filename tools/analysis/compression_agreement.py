@@ -15,7 +15,6 @@ per-image agreement; the printed line gives its mean and the chance level.
 import argparse
 import os.path as osp
 import sys
-from contextlib import contextmanager
 from typing import Dict
 
 import matplotlib
@@ -23,14 +22,11 @@ import matplotlib
 matplotlib.use('Agg')  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmka  # noqa: E402,F401  (registers mmka modules)
-from mmka.models.amalgamation_hooks.sequence_utils import (feature_levels,  # noqa: E402
-                                                           neck_tokens)
 from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
-                                 load_config, load_items, preprocess)
+                                 compression_agreement, load_config, load_items, preprocess)
 
 
 def parse_args(argv=None):
@@ -47,52 +43,6 @@ def parse_args(argv=None):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
     return args
-
-
-@torch.no_grad()
-def batch_agreement(student, teachers, data: dict) -> np.ndarray:
-    """Per image: share of valid positions where Alg. 1 on X_T and on X_S keep one segment.
-
-    Both choices are the student's own (its ``pre_transformer``, so a multi-scale student
-    runs Alg. 1 on each level, as in training): once in eval mode (on X_S), once under
-    :meth:`compression_guide` with the teachers' X_T as in training.
-
-    Args:
-        student: a compressed KA student (N segments); teachers: its N frozen teachers, in
-            order.
-        data (dict): a batch preprocessed by the student's data preprocessor.
-
-    Returns:
-        np.ndarray: (B,) agreement in [0, 1].
-    """
-    inputs, samples = data['inputs'], data['data_samples']
-    maps = student.extract_feat(inputs)
-    encoder_inputs, _ = student.pre_transformer(maps, samples)
-    own = student.last_kept_indices  # (B, n) P_slim(X_S)
-    levels = feature_levels(student)
-    # The teachers read the student's batch, as in training (FrozenTeacherDistiller).
-    guide = torch.cat([neck_tokens(t.extract_feat(inputs), levels) for t in teachers], dim=1)
-    # A student chooses on the guide only while training (paper §III-B3). Only the
-    # student's own flag is set, not its submodules': pre_transformer has no dropout or
-    # batch statistics, and the maps above were computed in eval mode.
-    with student.compression_guide(guide), _own_training_flag(student):
-        student.pre_transformer(maps, samples)
-    guided = student.last_kept_indices  # (B, n) P_slim(X_T)
-    padding = encoder_inputs['feat_mask']  # (B, n) of one segment, or None
-    valid = torch.ones_like(own, dtype=torch.bool) if padding is None else ~padding
-    # Both are indices t·n + i in position order, so equal entries = same segment.
-    same = own == guided
-    return ((same & valid).sum(1).float() / valid.sum(1).clamp(min=1)).cpu().numpy()
-
-
-@contextmanager
-def _own_training_flag(module):
-    """``module.training`` True within the block (its children keep their modes)."""
-    previous, module.training = module.training, True
-    try:
-        yield
-    finally:
-        module.training = previous
 
 
 def plot(agreement: np.ndarray, num_segments: int, out: str, title: str) -> str:
@@ -127,7 +77,8 @@ def main(argv=None) -> Dict[str, np.ndarray]:
                          f'{student.num_teachers} segments (num_teachers); they must match.')
     items = load_items(cfg, args.num_images)
     agreement = np.concatenate([
-        batch_agreement(student, teachers, preprocess(student, items[i:i + args.batch_size]))
+        compression_agreement(student, teachers,
+                              preprocess(student, items[i:i + args.batch_size]))
         for i in range(0, len(items), args.batch_size)])
     title = (f'{type(student).__name__}, N={student.num_teachers}\nAlg. 1 on the teachers\' '
              'X_T (training) vs on the student\'s X_S (evaluation)')

@@ -181,10 +181,14 @@ class FrozenTeacherDistiller(BaseModel):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
-            return self.student.predict(inputs, data_samples)
+            return self.predict(inputs, data_samples)
         if mode == 'tensor':
             return self.student._forward(inputs, data_samples)
         raise ValueError(f'Invalid mode {mode!r}; use "loss", "predict" or "tensor".')
+
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
+        """The student's predictions (the teachers are not run)."""
+        return self.student.predict(inputs, data_samples)
 
     @abstractmethod
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:

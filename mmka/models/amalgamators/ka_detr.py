@@ -26,7 +26,8 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
     forward otherwise (label-free mode: images need no annotations) — and collects the
     hooks' loss terms from what their forward hooks recorded. With a redundancy-compressing
     student, the teachers' concatenated input projections X_T guide P_slim during training
-    (§III-B3), unless its ``compression.train_guide='student'``.
+    (§III-B3), unless its ``compression.train_guide='student'``; with
+    ``compression.eval_guide='teachers'`` (a diagnostic) they guide evaluation too.
 
     Loss keys: ``gt.*`` (the student's own DETR losses times λ_d), the hooks' keys
     (``loss_sa_*``, ``loss_ta_*``), all scaled by :attr:`amalgamation_scale` except ``gt.*``
@@ -71,19 +72,23 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         #: Multiplies every hook loss; AmalgamationLossDecayHook lowers it during training.
         self.amalgamation_scale = 1.0
         compressor = getattr(self.student, 'compressor', None)
+        #: Whether training / evaluation choose P_slim on the teachers' X_T.
+        self._train_guided = compressor is not None and compressor.wants_teacher_guide
+        self._eval_guided = compressor is not None and compressor.wants_teacher_guide_at_eval
         self._guide_recorders = [OutputRecorder(t, ['neck']) for t in self.teacher_list] \
-            if compressor is not None and compressor.wants_teacher_guide else []
+            if self._train_guided or self._eval_guided else []
         self._teachers_need_head = any(
             'bbox_head' in hook.teacher_modules(t) for hook in self.hooks
             for t in self.teacher_list)
         self.attach_teacher_cache([
-            [hook.teacher_recorders[i] for hook in self.hooks] + self._guide_recorders[i:i + 1]
+            [hook.teacher_recorders[i] for hook in self.hooks] +
+            (self._guide_recorders[i:i + 1] if self._train_guided else [])
             for i in range(len(self.teacher_list))])
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
         self.run_teachers(inputs, data_samples, self._run_teacher)
         losses = {}
-        with self._compression_guide():
+        with self._compression_guide() if self._train_guided else nullcontext():
             if self.gt_loss_weight > 0:
                 gt_losses = self.student.loss(inputs, data_samples)
                 losses.update({f'gt.{k}': v * self.gt_loss_weight
@@ -97,6 +102,23 @@ class KADETRAmalgamator(FrozenTeacherDistiller):
         for recorder in self._guide_recorders:
             recorder.clear()
         return losses
+
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
+        """The student's predictions; with ``compression.eval_guide='teachers'`` (a
+        diagnostic) the teachers' projections of this batch choose P_slim, as in training.
+        The teacher cache is not read: it holds training images."""
+        if not self._eval_guided:
+            return self.student.predict(inputs, data_samples)
+        try:
+            with self.teacher_context():
+                teacher_inputs = self.teacher_inputs(inputs)
+                for teacher in self.teacher_list:  # the guide recorders hook the necks
+                    teacher.extract_feat(teacher_inputs)
+            with self._compression_guide():
+                return self.student.predict(inputs, data_samples)
+        finally:
+            for recorder in self._guide_recorders:
+                recorder.clear()
 
     def _run_teacher(self, teacher: nn.Module, inputs: Tensor,
                      data_samples: SampleList) -> None:

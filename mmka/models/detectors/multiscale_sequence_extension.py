@@ -210,12 +210,7 @@ class MultiScaleSequenceExtensionMixin:
         Redundancy is measured among the tokens of one level (all segments), since tokens
         of different resolutions are not alike; the kept indices are in position order.
         """
-        guide = self._compression_guide if self.training and \
-            self._compression_guide is not None else seq
-        if guide.shape[:2] != seq.shape[:2]:
-            raise ValueError(f'compression guide has shape {tuple(guide.shape)}, the student '
-                             f'sequence {tuple(seq.shape)}: the guide must be the N teachers\' '
-                             'multi-level projections of the same batch, (B, N·n, C_g).')
+        guide = self._guide_for(seq)
         num, n = self.num_teachers, seq.size(1) // self.num_teachers
         sizes = spatial_shapes.prod(1).tolist()
         kept, start = [], 0
@@ -232,6 +227,9 @@ class MultiScaleSequenceExtensionMixin:
     #: Within the block, training forwards choose P_slim on ``guide``, (B, N·n, C_g) over all
     #: levels (e.g. the teachers' multi-level projections); see the single-scale student.
     compression_guide = SequenceExtensionMixin.compression_guide
+    #: The guide in training (or X_S), checked against X_S's shape: the guide must be the N
+    #: teachers' multi-level projections of the same batch, (B, N·n, C_g).
+    _guide_for = SequenceExtensionMixin._guide_for
 
     def projection_tokens(self, neck_output: Tuple[Tensor, ...]) -> Tensor:
         """A hooked ``neck.{t}`` output (L maps (B, C, h_l, w_l)) as tokens (B, n, C)."""

@@ -11,7 +11,7 @@ from mmdet.structures import OptSampleList
 from ..layers.block_attention import ENCODER_ATTENTIONS, block_encoder_forward
 from ..layers.sequence_compression import SequenceCompressor, gather_tokens
 
-COMPRESSION_KEYS = ('strategy', 'attention', 'seed', 'train_guide')
+COMPRESSION_KEYS = ('strategy', 'attention', 'seed', 'train_guide', 'eval_guide')
 
 
 class SequenceExtensionMixin:
@@ -51,13 +51,15 @@ class SequenceExtensionMixin:
             block-diagonal attention. Unused when compression is on (the encoder then sees a
             single sequence of n tokens).
         compression (dict, optional): ``dict(strategy='none'|'redundancy'|'isometric'|'random',
-            attention='full'|'grouped', seed=0, train_guide='teachers'|'student')``, see
+            attention='full'|'grouped', seed=0, train_guide='teachers'|'student',
+            eval_guide='student'|'teachers')``, see
             :class:`SequenceCompressor` (a child module, ``self.compressor``: ``'random'``
             draws anew at every training step and identically at every evaluation).
             Defaults to no compression. With ``'redundancy'``, a training forward measures
             redundancy on the guide set by :meth:`compression_guide` (the teachers'
             concatenated projections X_T) if any; evaluation, or training without a guide,
-            uses the student's own X_S.
+            uses the student's own X_S (``eval_guide='teachers'``: the guide at evaluation
+            too, which must then be set).
         *args, **kwargs: the detector's own arguments; ``neck`` must be given by keyword.
     """
 
@@ -192,9 +194,17 @@ class SequenceExtensionMixin:
             self._compression_guide = previous
 
     def _guide_for(self, seq: Tensor) -> Tensor:
-        """The sequence P_slim is chosen on: the caller's guide in training, else X_S."""
+        """The sequence P_slim is chosen on: the caller's guide in training (and at
+        evaluation with ``eval_guide='teachers'``), else X_S."""
         guide = self._compression_guide
+        at_eval = self.compressor.wants_teacher_guide_at_eval
         if guide is None:
+            if at_eval and not self.training:
+                raise ValueError(
+                    f"{type(self).__name__} has compression eval_guide='teachers': it chooses "
+                    "P_slim on the teachers' X_T at evaluation, so evaluate it inside its "
+                    "amalgamator (which runs the teachers), or set eval_guide='student' (the "
+                    'paper: X_S) for a student on its own.')
             return seq
         if guide.dim() != 3 or guide.shape[:2] != seq.shape[:2]:
             raise ValueError(
@@ -203,7 +213,7 @@ class SequenceExtensionMixin:
                 f'({seq.size(0)}, {seq.size(1)}, C_g), the N teachers\' projections of the '
                 'same batch concatenated along the token axis.')
         # Paper §III-B3: teachers guide training; at evaluation the student chooses alone.
-        return guide if self.training else seq
+        return guide if self.training or at_eval else seq
 
     @staticmethod
     def projection_tokens(neck_output: Tuple[Tensor, ...]) -> Tensor:

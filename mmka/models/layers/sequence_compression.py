@@ -15,6 +15,7 @@ from torch import Tensor
 STRATEGIES = ('none', 'redundancy', 'isometric', 'random')
 ATTENTIONS = ('full', 'grouped')
 TRAIN_GUIDES = ('teachers', 'student')
+EVAL_GUIDES = ('student', 'teachers')
 
 
 def token_redundancy(seq: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:
@@ -101,10 +102,18 @@ class SequenceCompressor(nn.Module):
             training and evaluation may keep different tokens. ``'student'`` (mmka option):
             X_S in training too, the same rule as at evaluation. Only the amalgamator reads
             it (it decides whether to pass X_T). Defaults to ``'teachers'``.
+        eval_guide (str): the sequence ``'redundancy'`` measures on at evaluation.
+            ``'student'`` (paper §III-B3, default): X_S, the only one a deployed student
+            has. ``'teachers'`` (mmka diagnostic, not deployable): the teachers' X_T, as in
+            training, so evaluation keeps exactly the tokens training would; the student
+            can then be evaluated only inside its amalgamator (which runs the teachers'
+            projections at test time too). Evaluating a checkpoint both ways measures what
+            the paper's train / evaluation mismatch costs.
     """
 
     def __init__(self, num_segments: int, strategy: str = 'none', attention: str = 'full',
-                 seed: int = 0, train_guide: str = 'teachers') -> None:
+                 seed: int = 0, train_guide: str = 'teachers',
+                 eval_guide: str = 'student') -> None:
         super().__init__()
         if strategy not in STRATEGIES:
             raise ValueError(f'compression strategy={strategy!r} is unknown; use one of '
@@ -118,11 +127,15 @@ class SequenceCompressor(nn.Module):
         if train_guide not in TRAIN_GUIDES:
             raise ValueError(f'compression train_guide={train_guide!r} is unknown; use one of '
                              f'{TRAIN_GUIDES}.')
+        if eval_guide not in EVAL_GUIDES:
+            raise ValueError(f'compression eval_guide={eval_guide!r} is unknown; use one of '
+                             f'{EVAL_GUIDES}.')
         self.num_segments = num_segments
         self.strategy = strategy
         self.attention = attention
         self.seed = seed
         self.train_guide = train_guide
+        self.eval_guide = eval_guide
         #: The training draws of ``'random'`` (None for the other strategies).
         self.generator = (torch.Generator().manual_seed(seed) if strategy == 'random'
                           else None)
@@ -130,7 +143,7 @@ class SequenceCompressor(nn.Module):
     def extra_repr(self) -> str:
         return (f'num_segments={self.num_segments}, strategy={self.strategy!r}, '
                 f'attention={self.attention!r}, seed={self.seed}, '
-                f'train_guide={self.train_guide!r}')
+                f'train_guide={self.train_guide!r}, eval_guide={self.eval_guide!r}')
 
     @property
     def enabled(self) -> bool:
@@ -140,6 +153,11 @@ class SequenceCompressor(nn.Module):
     def wants_teacher_guide(self) -> bool:
         """Whether training should choose P_slim on the teachers' X_T."""
         return self.strategy == 'redundancy' and self.train_guide == 'teachers'
+
+    @property
+    def wants_teacher_guide_at_eval(self) -> bool:
+        """Whether evaluation should choose P_slim on the teachers' X_T (a diagnostic)."""
+        return self.strategy == 'redundancy' and self.eval_guide == 'teachers'
 
     @torch.no_grad()
     def select(self, guide: Tensor, padding_mask: Optional[Tensor] = None) -> Tensor:

@@ -133,6 +133,32 @@ def test_compressing_student_guide_in_training(teachers, train_guide):
     torch.testing.assert_close(guides[0], student_seq)
 
 
+def test_eval_guide_teachers_evaluates_on_the_training_choice(teachers):
+    """``eval_guide='teachers'`` (diagnostic): evaluation keeps the tokens training keeps
+    on the same batch, where the paper's rule (X_S) keeps others; the student alone, without
+    its teachers, refuses to evaluate."""
+    inputs, samples = batch()
+    kept = {}
+    for eval_guide in ('student', 'teachers'):
+        student = student_cfg()
+        student['compression'] = dict(strategy='redundancy', eval_guide=eval_guide)
+        torch.manual_seed(0)
+        model = build(teachers, student=student)
+        model.train()
+        model.loss(inputs, copy.deepcopy(samples))
+        kept['train'] = model.student.last_kept_indices
+        model.eval()
+        with torch.no_grad():
+            model(inputs, copy.deepcopy(samples), mode='predict')
+        kept[eval_guide] = model.student.last_kept_indices
+        assert all(not r.outputs for r in model._guide_recorders)  # nothing outlives predict
+    torch.testing.assert_close(kept['teachers'], kept['train'])
+    assert not torch.equal(kept['student'], kept['train'])  # the mismatch it measures
+    with pytest.raises(ValueError, match="eval_guide='teachers'.*inside its amalgamator"):
+        with torch.no_grad():
+            model.student.predict(inputs, copy.deepcopy(samples))
+
+
 def test_cheap_teacher_options_change_precision_not_results(teachers):
     """bf16 teachers: close to float32 losses; channels-last: the same arithmetic."""
     inputs, samples = batch()

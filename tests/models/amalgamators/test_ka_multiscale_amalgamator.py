@@ -200,6 +200,21 @@ def test_slim_student_is_guided_by_the_teachers_multilevel_projections(teachers)
     assert model.student.last_kept_indices.shape[1] * 2 == sum(g[1] for g in guides)
 
 
+def test_multiscale_eval_guide_teachers_keeps_the_training_choice(teachers):
+    """``eval_guide='teachers'`` on a DINO student: every level chooses on X_T at
+    evaluation as in training (padded batch)."""
+    model = build(teachers, [dict(type='SequenceAmalgamation')],
+                  student=_student(compression=dict(strategy='redundancy',
+                                                    eval_guide='teachers')))
+    inputs, samples = _batch()
+    model.loss(inputs, copy.deepcopy(samples))
+    trained = model.student.last_kept_indices
+    model.eval()
+    with torch.no_grad():
+        model(inputs, copy.deepcopy(samples), mode='predict')
+    torch.testing.assert_close(model.student.last_kept_indices, trained)
+
+
 def test_sag_hints_a_plain_dino_student(teachers):
     model = build(teachers, [dict(type='SequenceAggregation')],
                   student=tiny_dino_cfg(DIMS, num_classes=len(CLASSES)))

@@ -204,6 +204,7 @@ def test_grouped_attention_isolates_segments_and_stays_finite():
     (dict(strategy='random', seed=True), TypeError, 'seed=True'),
     (dict(strategy='random', seed='0'), TypeError, "seed='0'"),
     (dict(strategy='redundancy', train_guide='teacher'), ValueError, "'teacher'"),
+    (dict(strategy='redundancy', eval_guide='teacher'), ValueError, "eval_guide='teacher'"),
 ])
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -10,8 +10,8 @@ from ...models.amalgamators.tiny_setup import T1, T2
 from ...models.detectors.dino_setup import batch as dino_batch
 from ...models.detectors.dino_setup import save_dino_teacher, tiny_dino_cfg
 from mmka.models.amalgamators import build_frozen_teacher
-from mmka.utils.analysis import (build_ka_student, build_teachers, load_config, load_items,
-                                 preprocess)
+from mmka.utils.analysis import (build_ka_student, build_teachers, compression_agreement,
+                                 load_config, load_items, preprocess)
 from .conftest import assert_png
 
 
@@ -29,7 +29,7 @@ def test_writes_histogram_and_agreement_in_range(tool, tiny_ka, tmp_path):
     assert agreement.shape == (3, ) and np.all((agreement >= 0) & (agreement <= 1))
 
 
-def test_agreement_is_one_when_the_student_projects_like_its_teachers(tool, tiny_ka):
+def test_agreement_is_one_when_the_student_projects_like_its_teachers(tiny_ka):
     """A student whose projections reproduce the teachers' X_T keeps the same tokens under
     both rules; shuffling its segments makes them disagree."""
     cfg = load_config(tiny_ka['slim_config'])
@@ -38,11 +38,11 @@ def test_agreement_is_one_when_the_student_projects_like_its_teachers(tool, tiny
     data = preprocess(student, load_items(cfg, 2))
     teacher_maps = [t.extract_feat(data['inputs'])[-1] for t in teachers]
     student.extract_feat = lambda inputs: tuple(teacher_maps)
-    np.testing.assert_array_equal(tool.batch_agreement(student, teachers, data), [1.0, 1.0])
+    np.testing.assert_array_equal(compression_agreement(student, teachers, data), [1.0, 1.0])
     # Segments swapped: eq. 8's mean is over the whole sequence, so every redundancy stays
     # the same and Alg. 1 picks the other segment at every position.
     student.extract_feat = lambda inputs: tuple(teacher_maps[::-1])
-    np.testing.assert_array_equal(tool.batch_agreement(student, teachers, data), [0.0, 0.0])
+    np.testing.assert_array_equal(compression_agreement(student, teachers, data), [0.0, 0.0])
 
 
 def test_config_without_teachers_is_refused(tool, tiny_ka, tmp_path):
@@ -66,7 +66,7 @@ def _dino_student_and_teachers(tmp_path):
     return student.eval(), teachers
 
 
-def test_multiscale_agreement_runs_alg1_per_level_on_both_rules(tool, tmp_path):
+def test_multiscale_agreement_runs_alg1_per_level_on_both_rules(tmp_path):
     """KADINOStudent: the same checks through the student's own per-level selection, on a
     padded batch (the second image's padding is left out of its share)."""
     student, teachers = _dino_student_and_teachers(tmp_path)
@@ -75,14 +75,14 @@ def test_multiscale_agreement_runs_alg1_per_level_on_both_rules(tool, tmp_path):
     levels = student.num_feature_levels
     teacher_maps = [m for t in teachers for m in t.extract_feat(inputs)[-levels:]]
     student.extract_feat = lambda inputs: tuple(teacher_maps)
-    np.testing.assert_array_equal(tool.batch_agreement(student, teachers, data), [1.0, 1.0])
+    np.testing.assert_array_equal(compression_agreement(student, teachers, data), [1.0, 1.0])
     swapped = teacher_maps[levels:] + teacher_maps[:levels]
     student.extract_feat = lambda inputs: tuple(swapped)
-    np.testing.assert_array_equal(tool.batch_agreement(student, teachers, data), [0.0, 0.0])
+    np.testing.assert_array_equal(compression_agreement(student, teachers, data), [0.0, 0.0])
     assert not student.training and student.last_kept_indices is not None
     # Its own projections: a share in [0, 1] per image, and the eval-mode choice unchanged.
     del student.extract_feat
-    agreement = tool.batch_agreement(student, teachers, data)
+    agreement = compression_agreement(student, teachers, data)
     assert agreement.shape == (2, ) and np.all((agreement >= 0) & (agreement <= 1))
 
 

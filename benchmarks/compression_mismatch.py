@@ -1,0 +1,191 @@
+"""What the paper's train / evaluation token mismatch costs a slim student (§III-B3).
+
+    python benchmarks/compression_mismatch.py [reproduce_table1.py's model options]
+        [--only Student_slim ...] [--seeds 0 1] [--num-images N] [--out FILE]
+
+The paper chooses P_slim by Algorithm 1 on the teachers' projections X_T in training and on
+the student's own X_S at evaluation, so a slim student may be evaluated on other tokens than
+it was trained on. This script trains nothing: it reads the slim rows that
+``benchmarks/reproduce_table1.py`` trained with the same options (``--family``, ``--size``,
+``--teacher-epochs``, ``--student-epochs``, ``--teacher-init``, ``--partition``,
+``--seeds``; the same work dirs) and, for every trained (row, seed), gives
+
+* AP with P_slim on X_S (the paper's evaluation; what Table I reports);
+* AP of the same checkpoint with P_slim on X_T (``compression.eval_guide='teachers'``: the
+  tokens training would keep; it needs the teachers at test time, so it is a diagnostic,
+  not a deployable model);
+* the share of valid positions where the two rules keep the same segment
+  (:func:`mmka.utils.analysis.compression_agreement`, over the first ``--num-images`` val
+  images; 1/N is chance);
+* the Student's AP (same seed), if ``reproduce_table1.py`` has evaluated it.
+
+Rows: by default every row of the family whose student compresses by redundancy with the
+teachers guiding training (``Student_slim``); ``--only`` names others (rows whose training
+already chooses on X_S, such as ``slim, student guide``, have no mismatch and are refused).
+The results file (default ``benchmarks/results/compression_mismatch_<table1 suffix>.md``)
+states the command, commit, machine, date and the teachers' precision.
+"""
+import argparse
+import copy
+import datetime
+import json
+import os.path as osp
+import shlex
+import sys
+import tempfile
+from typing import Dict, List, Optional
+
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import reproduce_table1 as table1  # noqa: E402  (the models, work dirs and data it trained)
+from mmengine.runner import Runner  # noqa: E402
+
+from mmdet.utils import register_all_modules  # noqa: E402
+from mmka.utils import (last_checkpoint, machine, mmka_commit, set_num_workers,  # noqa: E402
+                        teacher_precision)
+from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
+                                 compression_agreement, load_items, preprocess)
+
+REPO = table1.REPO
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        epilog='Other options are reproduce_table1.py\'s and select its models.')
+    parser.add_argument('--num-images', type=int, default=None,
+                        help='val images for the agreement (default: all)')
+    parser.add_argument('--out', default=None, help='markdown results file')
+    own, rest = parser.parse_known_args(argv)
+    if own.num_images is not None and own.num_images < 1:
+        parser.error(f'--num-images must be >= 1, got {own.num_images}')
+    args = table1.parse_args(rest)
+    suffix = osp.basename(args.out)[len('table1_'):]  # its default Table I file's suffix
+    args.out = own.out or osp.join(REPO, 'benchmarks/results',
+                                   f'compression_mismatch_{suffix}')
+    args.num_images = own.num_images
+    if args.only is None:
+        family = table1.FAMILIES[args.family]
+        args.only = [n for n in family['students']
+                     if teacher_guided(table1.student_job(n, args, [], 0))]
+    elif not args.only:
+        parser.error('--only: name at least one slim row, e.g. Student_slim')
+    return args
+
+
+def teacher_guided(cfg) -> bool:
+    """Whether the row's student compresses by redundancy with X_T guiding training."""
+    compression = cfg.model.get('student', {}).get('compression') or {}
+    return compression.get('strategy') == 'redundancy' and \
+        compression.get('train_guide', 'teachers') == 'teachers'
+
+
+def evaluate_ap(cfg, checkpoint: str, eval_guide: str) -> float:
+    """COCO AP of ``checkpoint`` on the val set, P_slim chosen on ``eval_guide``."""
+    cfg = set_num_workers(copy.deepcopy(cfg), 0)
+    cfg.model.student.compression = dict(cfg.model.student.compression,
+                                          eval_guide=eval_guide)
+    cfg.load_from = checkpoint
+    with tempfile.TemporaryDirectory() as work_dir:  # no logs beside the trained model
+        cfg.work_dir = work_dir
+        return Runner.from_cfg(cfg).test()['coco/bbox_mAP']
+
+
+def agreement(cfg, checkpoint: str, num_images: Optional[int]) -> float:
+    """Mean over the first ``num_images`` val images (all if None) of
+    :func:`compression_agreement`."""
+    student = build_ka_student(cfg, checkpoint, purpose='compression_mismatch',
+                               multiscale=True)
+    teachers = [model for model, _ in build_teachers(cfg)]
+    items = load_items(cfg, num_images or sys.maxsize)  # at most the dataset
+    values = [compression_agreement(student, teachers, preprocess(student, items[i:i + 16]))
+              for i in range(0, len(items), 16)]
+    return float(np.concatenate(values).mean())
+
+
+def student_ap(args, teachers, seed: int) -> Optional[float]:
+    """The Student row's all-class AP (same seed) as reproduce_table1.py cached it."""
+    cfg = table1.student_job('Student', args, teachers, seed)
+    partitions = {f'T{t}': c for t, c in
+                  enumerate(table1.get_partition(args.partition), 1)}
+    path = table1.result_path(cfg.work_dir, partitions)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)['metrics']['coco/bbox_mAP']
+
+
+def main(argv=None) -> List[Dict]:
+    args = parse_args(argv)
+    register_all_modules()
+    commit = mmka_commit()
+    teachers = table1.teacher_jobs(args)
+    missing = [c.work_dir for c in teachers if not osp.isfile(last_checkpoint(c))]
+    if missing:
+        raise ValueError(f'The teachers in {missing} are not trained; run '
+                         'benchmarks/reproduce_table1.py with the same options first.')
+    records, precision = [], None
+    for name in args.only:
+        for seed in args.seeds:
+            cfg = table1.student_job(name, args, teachers, seed)
+            if not teacher_guided(cfg):
+                raise ValueError(f'--only {name!r}: its student does not choose P_slim on the '
+                                 "teachers' X_T in training, so training and evaluation "
+                                 'keep tokens by the same rule; name a row such as '
+                                 'Student_slim.')
+            checkpoint = last_checkpoint(cfg)
+            if not osp.isfile(checkpoint):
+                print(f'[mismatch] {name} seed {seed}: not trained ({cfg.work_dir}), skipped',
+                      flush=True)
+                continue
+            precision = teacher_precision(cfg)
+            record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
+                          ap_student_rule=evaluate_ap(cfg, checkpoint, 'student'),
+                          ap_teacher_rule=evaluate_ap(cfg, checkpoint, 'teachers'),
+                          agreement=agreement(cfg, checkpoint, args.num_images),
+                          student_ap=student_ap(args, teachers, seed))
+            print(f'[mismatch] {record}', flush=True)
+            records.append(record)
+    write_report(args, records, commit, precision, argv)
+    return records
+
+
+def write_report(args, records: List[Dict], commit: str, precision: Optional[str],
+                 argv=None) -> None:
+    pct = lambda v: '—' if v is None else f'{100 * v:.1f}'  # noqa: E731
+    command = 'python benchmarks/compression_mismatch.py ' + shlex.join(
+        sys.argv[1:] if argv is None else argv)
+    lines = [
+        '# The train / evaluation token mismatch of the slim student (paper §III-B3)', '',
+        f'`{command}`', '',
+        f'mmka {commit}; {machine()}; {datetime.date.today().isoformat()}; '
+        f'{args.family}, partition {args.partition}, size {args.size}, students '
+        f'{args.student_epochs} epochs, teachers {args.teacher_epochs} epochs '
+        f'({args.teacher_init}); teachers run in {precision or "—"}; agreement over '
+        f'{args.num_images or "all"} val images.', '',
+        'AP on all classes of the val set, the same checkpoint evaluated twice: P_slim chosen '
+        "on the student's X_S (the paper's evaluation) and on the teachers' X_T "
+        "(`compression.eval_guide='teachers'`, the tokens training keeps; a diagnostic, "
+        'not deployable). Agreement: share of valid positions where both rules keep the '
+        'same segment (chance 1/N). Student: the unslimmed Student of the same seed.', '',
+        '| row | seed | AP, X_S (paper) | AP, X_T | X_T − X_S | agreement | Student AP | '
+        'share of the gap to the Student the mismatch explains |',
+        '|---|---|---|---|---|---|---|---|']
+    for r in records:
+        diff = r['ap_teacher_rule'] - r['ap_student_rule']
+        gap = None if r['student_ap'] is None else r['student_ap'] - r['ap_student_rule']
+        share = '—' if not gap or gap <= 0 else f'{diff / gap:.0%}'
+        lines.append(f"| {r['row']} | {r['seed']} | {pct(r['ap_student_rule'])} | "
+                     f"{pct(r['ap_teacher_rule'])} | {100 * diff:+.1f} | "
+                     f"{r['agreement']:.1%} | {pct(r['student_ap'])} | {share} |")
+    if not records:
+        lines.append('| — | — | no trained slim row for these options | | | | | |')
+    lines += ['', 'Work dirs: ' + ', '.join(f"`{r['work_dir']}`" for r in records)]
+    with open(args.out, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print(f'[mismatch] wrote {args.out}', flush=True)
+
+
+if __name__ == '__main__':
+    main()
