@@ -8,7 +8,6 @@
 * :func:`build_teachers` builds an amalgamation config's frozen teachers;
 * :func:`load_items` / :func:`preprocess` / :func:`predict` read images through the
   config's test pipeline and run a model on them, each with its own data preprocessor;
-* :func:`extended_sequence` gives a KA student's X_S of a preprocessed batch;
 * :func:`compression_agreement` compares a slim student's P_slim on X_T and on X_S.
 
 Nothing here changes a passed config: every function works on copies.
@@ -29,8 +28,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
-from ..models.amalgamation_hooks.sequence_utils import (feature_levels, map_to_tokens,
-                                                         neck_tokens, valid_token_mask)
+from ..models.amalgamation_hooks.sequence_utils import feature_levels, neck_tokens
 from ..models.amalgamators import build_frozen_teacher
 from ..models.detectors.multiscale_sequence_extension import MultiScaleSequenceExtensionMixin
 from ..models.detectors.sequence_extension import SequenceExtensionMixin
@@ -195,23 +193,6 @@ def predict(model: nn.Module, items: Sequence[dict]) -> List[DetDataSample]:
     """``model``'s predictions for ``items``, boxes in original-image coordinates."""
     data = preprocess(model, items)
     return model.predict(data['inputs'], data['data_samples'], rescale=True)
-
-
-def extended_sequence(student: nn.Module, data: dict) -> Tuple[torch.Tensor, torch.Tensor]:
-    """X_S = X_s^1 ⊕ ... ⊕ X_s^N of a batch: the student's N input projections as tokens.
-
-    Args:
-        student: a KA student (:class:`SequenceExtensionMixin`).
-        data (dict): a batch preprocessed by the student's data preprocessor.
-
-    Returns:
-        tuple[Tensor, Tensor]: X_S (B, N·n, C) and its (B, N·n) bool padding mask (True
-        where a token covers batch padding; the same n-token mask repeated per segment).
-    """
-    maps = student.extract_feat(data['inputs'])  # N projections (B, C, h, w)
-    seq = torch.cat([map_to_tokens(m) for m in maps], dim=1)
-    valid = valid_token_mask(data['data_samples'], [maps[0].shape[-2:]], seq.device)
-    return seq, (~valid).repeat(1, len(maps))
 
 
 def image_rgb(item: dict) -> np.ndarray:

@@ -2,7 +2,7 @@
 
     python tools/analysis/token_redundancy.py CONFIG CHECKPOINT [--out redundancy.png]
         [--data-root data/shapes] [--num-images 100] [--batch-size 8] [--bins 50]
-        [--split kept|segment|none] [--device cpu]
+        [--split kept|segment|level|none] [--device cpu]
 
 CONFIG is a KA student config (``KAConditionalDETRStudent`` etc., e.g. a Raw_ext baseline or
 an extracted student) or an amalgamation config (its ``model.student`` is used); CHECKPOINT
@@ -11,6 +11,9 @@ give X_S = X_s^1 ⊕ ... ⊕ X_s^N (what the paper plots), and the redundancy of
 token in its own image's X_S is R(x_i | X_S) (eq. 8, ``mmka``'s ``token_redundancy``).
 ``--split kept`` colours the tokens the student keeps (its compression strategy at
 evaluation, or Algorithm 1 for an uncompressed student) apart from those it drops.
+Multi-scale students (``KADINOStudent``, ``KADeformableDETRStudent``) run Alg. 1 on each
+feature level, so each level's tokens of all segments are one sequence X_S^l here too;
+``--split level`` colours the levels.
 """
 import argparse
 import os.path as osp
@@ -28,10 +31,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmka  # noqa: E402,F401  (registers mmka modules)
 from mmka.models.layers.sequence_compression import (  # noqa: E402
     select_by_redundancy, token_redundancy)
-from mmka.utils.analysis import (build_ka_student, extended_sequence,  # noqa: E402
-                                 load_config, load_items, preprocess)
+from mmka.models.amalgamation_hooks.sequence_utils import (  # noqa: E402
+    feature_levels, map_to_tokens, valid_token_mask)
+from mmka.utils.analysis import (build_ka_student, load_config, load_items,  # noqa: E402
+                                 preprocess)
 
-SPLITS = ('kept', 'segment', 'none')
+SPLITS = ('kept', 'segment', 'level', 'none')
 
 
 def parse_args(argv=None):
@@ -46,7 +51,8 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--bins', type=int, default=50)
     parser.add_argument('--split', choices=SPLITS, default='kept',
-                        help='colour kept vs dropped tokens, or segments, or nothing')
+                        help='colour kept vs dropped tokens, or segments, or feature levels '
+                        '(multi-scale students), or nothing')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     for name in ('num_images', 'batch_size', 'bins'):
@@ -59,23 +65,36 @@ def parse_args(argv=None):
 def extended_redundancy(student, data: dict) -> Dict[str, np.ndarray]:
     """Redundancy of the valid tokens of X_S for one preprocessed batch.
 
+    A multi-scale student (Deformable DETR, DINO: L levels) chooses P_slim by Alg. 1 on
+    each level separately, since tokens of different resolutions are not alike; so each
+    level's N·n_l tokens X_S^l are one sequence here too, and R is R(x_i | X_S^l). A
+    single-scale student has one level, X_S itself.
+
     Returns:
-        dict: ``redundancy``, ``segment`` (0..N-1) and ``kept`` (bool), flat over the valid
-        tokens of all images of the batch.
+        dict: ``redundancy``, ``segment`` (0..N-1), ``level`` (0..L-1) and ``kept`` (bool),
+        flat over the valid tokens of all images of the batch, level by level.
     """
-    num = student.num_teachers
-    seq, padding = extended_sequence(student, data)  # (B, N·n, C), (B, N·n)
-    redundancy = token_redundancy(seq, padding)
-    # P_slim as the student itself chooses it at evaluation (on its own X_S).
-    if student.compressor.enabled:
-        kept_idx = student.compressor.select(seq, padding)
-    else:
-        kept_idx = select_by_redundancy(seq, num, padding)
-    kept = torch.zeros_like(padding).scatter_(1, kept_idx, True)
-    segment = torch.arange(num, device=seq.device).repeat_interleave(seq.size(1) // num)
-    segment = segment.expand_as(padding)
-    return {k: v[~padding].cpu().numpy() for k, v in
-            dict(redundancy=redundancy, segment=segment, kept=kept).items()}
+    num, levels = student.num_teachers, feature_levels(student)
+    maps = student.extract_feat(data['inputs'])  # N·L maps, map t·L + l = level l of t
+    parts = []
+    for level in range(levels):
+        level_maps = maps[level::levels]  # this level of every segment
+        seq = torch.cat([map_to_tokens(m) for m in level_maps], dim=1)  # (B, N·n_l, C)
+        valid = valid_token_mask(data['data_samples'], [level_maps[0].shape[-2:]],
+                                 seq.device)
+        padding = (~valid).repeat(1, num)  # (B, N·n_l)
+        redundancy = token_redundancy(seq, padding)
+        # P_slim as the student itself chooses it at evaluation (on its own X_S).
+        if student.compressor.enabled:
+            kept_idx = student.compressor.select(seq, padding)
+        else:
+            kept_idx = select_by_redundancy(seq, num, padding)
+        kept = torch.zeros_like(padding).scatter_(1, kept_idx, True)
+        segment = torch.arange(num, device=seq.device).repeat_interleave(seq.size(1) // num)
+        parts.append({k: v[~padding].cpu().numpy() for k, v in dict(
+            redundancy=redundancy, segment=segment.expand_as(padding), kept=kept,
+            level=torch.full_like(segment, level).expand_as(padding)).items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def collect(student, items, batch_size: int) -> Dict[str, np.ndarray]:
@@ -94,6 +113,9 @@ def plot(values: Dict[str, np.ndarray], out: str, split: str, bins: int, title: 
     elif split == 'segment':
         groups = [(r[values['segment'] == t], f'segment {t + 1} (X_s^{t + 1})')
                   for t in range(int(values['segment'].max()) + 1)]
+    elif split == 'level':
+        groups = [(r[values['level'] == lvl], f'level {lvl}')
+                  for lvl in range(int(values['level'].max()) + 1)]
     else:
         groups = [(r, 'all tokens')]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout='constrained')
@@ -102,7 +124,8 @@ def plot(values: Dict[str, np.ndarray], out: str, split: str, bins: int, title: 
     above = float((r > 0.5).mean())
     summary = (f'{r.size} tokens, mean R {r.mean():.3f}, median {np.median(r):.3f}, '
                f'R > 0.5: {above:.1%}')
-    ax.set(xlabel='redundancy R(x_i | X_S) (eq. 8)', ylabel='tokens')
+    ax.set(xlabel='redundancy R(x_i | X_S) (eq. 8; per level for multi-scale students)',
+           ylabel='tokens')
     ax.set_title(f'{title}\n{summary}', fontsize=9)
     if len(groups) > 1:
         ax.legend(loc='upper left', fontsize=8)
@@ -114,7 +137,8 @@ def plot(values: Dict[str, np.ndarray], out: str, split: str, bins: int, title: 
 def main(argv=None) -> Dict[str, np.ndarray]:
     args = parse_args(argv)
     cfg = load_config(args.config, args.data_root)
-    student = build_ka_student(cfg, args.checkpoint, args.device, 'token_redundancy')
+    student = build_ka_student(cfg, args.checkpoint, args.device, 'token_redundancy',
+                               multiscale=True)
     items = load_items(cfg, args.num_images, args.start)
     values = collect(student, items, args.batch_size)
     strategy = student.compressor.strategy

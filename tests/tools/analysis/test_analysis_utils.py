@@ -52,11 +52,11 @@ def test_items_and_predictions_per_model(tiny_ka, shapes_root):
 
 
 def test_multiscale_students_only_where_a_tool_reads_them(tmp_path):
-    """The single-scale tools refuse a KADINOStudent by name (before reading the checkpoint);
-    a tool that goes through the student's own methods opts in with multiscale=True."""
+    """A single-scale tool (sequence_visualization) refuses a KADINOStudent by name, before
+    reading the checkpoint; the tools that read multi-scale students opt in."""
     cfg = load_config(f'{REPO}/configs/ka/shapes_2t_dino-slim.py')
-    with pytest.raises(ValueError, match='KADINOStudent has no extended sequence token_'
-                       'redundancy can read.*multi-scale students are not supported'):
-        build_ka_student(cfg, str(tmp_path / 'absent.pth'), purpose='token_redundancy')
+    with pytest.raises(ValueError, match='KADINOStudent has no extended sequence sequence_'
+                       'visualization can read.*multi-scale students are not supported'):
+        build_ka_student(cfg, str(tmp_path / 'absent.pth'), purpose='sequence_visualization')
     with pytest.raises(FileNotFoundError, match='absent.pth'):
         build_ka_student(cfg, str(tmp_path / 'absent.pth'), multiscale=True)

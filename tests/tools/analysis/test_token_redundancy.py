@@ -4,10 +4,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmdet.registry import MODELS
 from ...conftest import load_tool
 from ...models.amalgamators.tiny_setup import student_cfg, tiny_model_cfg
+from ...models.detectors.dino_setup import batch as dino_batch
+from ...models.detectors.dino_setup import tiny_dino_cfg
 from mmka.models.amalgamation_hooks.recorder import OutputRecorder
-from mmka.models.amalgamation_hooks.sequence_utils import neck_tokens
+from mmka.models.amalgamation_hooks.sequence_utils import (map_to_tokens, neck_tokens,
+                                                           valid_token_mask)
 from mmka.models.layers.sequence_compression import token_redundancy
 from mmka.utils.analysis import build_ka_student, load_config, load_items, preprocess
 from .conftest import assert_png, save_student
@@ -48,6 +52,39 @@ def test_values_are_eq8_on_the_sequence_the_student_encodes(tool, tiny_ka):
     kept = torch.zeros(seq.shape[:2], dtype=torch.bool)
     kept.scatter_(1, student.last_kept_indices, True)
     assert np.array_equal(values['kept'], kept.flatten().numpy())
+
+
+def test_multiscale_student_is_measured_level_by_level(tool, tmp_path):
+    """KADINOStudent: eq. 8 within each level's N·n_l tokens (the sequence its Alg. 1
+    runs on), and the tokens its own forward keeps, on a padded batch."""
+    torch.manual_seed(0)
+    student = MODELS.build(dict(tiny_dino_cfg(32, num_classes=4), type='KADINOStudent',
+                                num_teachers=2, compression=dict(strategy='redundancy')))
+    student.init_weights()
+    student.eval()
+    inputs, samples = dino_batch(padded=True)
+    values = tool.extended_redundancy(student, dict(inputs=inputs, data_samples=samples))
+    recorder = OutputRecorder(student, ['neck.0', 'neck.1'])
+    with torch.no_grad():
+        student.predict(inputs, samples)
+    kept_all = torch.zeros(2, student.last_kept_indices.size(1) * 2, dtype=torch.bool)
+    kept_all.scatter_(1, student.last_kept_indices, True)  # (B, N·n), segment-major
+    n, start, padded = kept_all.size(1) // 2, 0, 0
+    levels = student.num_feature_levels
+    assert sorted(set(values['level'])) == list(range(levels))
+    for level in range(levels):
+        maps = [recorder[f'neck.{t}'][level] for t in range(2)]
+        size = maps[0].shape[-2:].numel()
+        seq = torch.cat([map_to_tokens(m) for m in maps], 1)
+        valid = valid_token_mask(samples, [maps[0].shape[-2:]], seq.device).repeat(1, 2)
+        ours = values['level'] == level
+        np.testing.assert_allclose(values['redundancy'][ours],
+                                   token_redundancy(seq, ~valid)[valid].numpy(), atol=1e-6)
+        index = (torch.arange(2)[:, None] * n + start + torch.arange(size)).flatten()
+        assert np.array_equal(values['kept'][ours], kept_all[:, index][valid].numpy())
+        start += size
+        padded += int((~valid).sum())
+    assert padded > 0 and values['redundancy'].size == 2 * kept_all.size(1) - padded
 
 
 def test_standalone_student_with_segment_split(tool, tiny_ka, tmp_path, shapes_root):
