@@ -95,8 +95,7 @@ def evaluate_ap(cfg, checkpoint: str, eval_guide: str) -> float:
 def agreement(cfg, checkpoint: str, num_images: Optional[int]) -> float:
     """Mean over the first ``num_images`` val images (all if None) of
     :func:`compression_agreement`."""
-    student = build_ka_student(cfg, checkpoint, purpose='compression_mismatch',
-                               multiscale=True)
+    student = build_ka_student(cfg, checkpoint, purpose='compression_mismatch')
     teachers = [model for model, _ in build_teachers(cfg)]
     items = load_items(cfg, num_images or sys.maxsize)  # at most the dataset
     values = [compression_agreement(student, teachers, preprocess(student, items[i:i + 16]))

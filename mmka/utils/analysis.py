@@ -100,30 +100,21 @@ def build_detector(model_cfg: dict, checkpoint: Optional[str] = None,
 
 
 def build_ka_student(cfg: Config, checkpoint: str, device: str = 'cpu',
-                     purpose: str = 'this tool', multiscale: bool = False) -> nn.Module:
-    """The KA student of ``cfg`` (a student or amalgamation config) with ``checkpoint``.
-
-    Args:
-        multiscale (bool): also accept multi-scale students (``KADINOStudent``,
-            ``KADeformableDETRStudent``), for tools that go through the student's own
-            methods rather than assume one map per segment.
+                     purpose: str = 'this tool') -> nn.Module:
+    """The KA student of ``cfg`` (a student or amalgamation config) with ``checkpoint``:
+    single-scale (``KADETRStudent`` etc.) or multi-scale (``KADINOStudent``,
+    ``KADeformableDETRStudent``).
 
     Raises:
-        ValueError: naming the type, if the detector has no extended sequence the tool can
-            read (checked before the checkpoint is read).
+        ValueError: naming the type, if the detector has no extended sequence (checked
+            before the checkpoint is read).
     """
     student = MODELS.build(detector_cfg(cfg))
-    kinds = (SequenceExtensionMixin, MultiScaleSequenceExtensionMixin) if multiscale \
-        else SequenceExtensionMixin
-    if not isinstance(student, kinds):
-        accepted = 'KADETRStudent / KAConditionalDETRStudent / KADABDETRStudent' + \
-            (' / KADeformableDETRStudent / KADINOStudent' if multiscale else '')
-        reason = ('a single-scale KA student (multi-scale students are not supported by '
-                  'it yet)' if isinstance(student, MultiScaleSequenceExtensionMixin)
-                  else 'a KA student')
+    if not isinstance(student, (SequenceExtensionMixin, MultiScaleSequenceExtensionMixin)):
         raise ValueError(
-            f'{type(student).__name__} has no extended sequence {purpose} can read, but '
-            f'{purpose} needs {reason}: pass a {accepted} config, or an amalgamation config '
+            f'{type(student).__name__} has no extended sequence, but {purpose} needs a KA '
+            'student: pass a KADETRStudent / KAConditionalDETRStudent / KADABDETRStudent / '
+            'KADeformableDETRStudent / KADINOStudent config, or an amalgamation config '
             'whose model.student is one.')
     load_weights(student, checkpoint)
     return student.to(device).eval()

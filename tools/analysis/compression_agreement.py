@@ -65,8 +65,7 @@ def plot(agreement: np.ndarray, num_segments: int, out: str, title: str) -> str:
 def main(argv=None) -> Dict[str, np.ndarray]:
     args = parse_args(argv)
     cfg = load_config(args.config, args.data_root)
-    student = build_ka_student(cfg, args.checkpoint, args.device, 'compression_agreement',
-                               multiscale=True)
+    student = build_ka_student(cfg, args.checkpoint, args.device, 'compression_agreement')
     if not student.compressor.enabled:
         raise ValueError(f'{type(student).__name__} in {args.config!r} is not compressed '
                          '(compression strategy none): there is no P_slim to compare; pass a '

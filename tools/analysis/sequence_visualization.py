@@ -2,7 +2,7 @@
 
     python tools/analysis/sequence_visualization.py CONFIG CHECKPOINT [--out sequences.png]
         [--data-root data/shapes] [--num-images 1] [--start 0] [--layers last]
-        [--reduce norm|pca] [--no-teachers] [--device cpu]
+        [--reduce norm|pca] [--level 0] [--no-teachers] [--device cpu]
 
 CONFIG is an amalgamation config (teachers are shown too) or a KA student config (student
 only); CHECKPOINT the amalgamation or student checkpoint. For each image and each of
@@ -12,7 +12,10 @@ of student segments X_s^1..X_s^N. Each token sequence is normalised per channel 
 image's valid tokens of one model, as the SA loss does) and reduced to one value per token,
 ``norm`` (its L2 norm) or ``pca`` (its first principal component, fitted per model), then
 reshaped to the feature map h x w. A compressing student's encoder has one sequence of n
-tokens: its row shows that and which segment each position kept.
+tokens: its row shows that and which segment each position kept. Multi-scale models
+(``KADINOStudent`` / ``KADeformableDETRStudent`` and their DINO / Deformable DETR teachers)
+show one feature level, ``--level`` (0: the finest the transformer reads): the level's
+tokens of each sequence, on that level's map.
 """
 import argparse
 import os.path as osp
@@ -30,7 +33,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmka  # noqa: E402,F401  (registers mmka modules)
 from mmka.models.amalgamation_hooks.recorder import OutputRecorder  # noqa: E402
 from mmka.models.amalgamation_hooks.sequence_utils import (  # noqa: E402
-    channel_normalize, map_to_tokens, valid_token_mask)
+    channel_normalize, feature_levels, map_to_tokens, neck_shapes, valid_token_mask)
 from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
                                  image_rgb, is_distiller_cfg, load_config, load_items,
                                  preprocess)
@@ -50,13 +53,31 @@ def parse_args(argv=None):
                         help="'proj' (input projection), 'last' or encoder layer indices")
     parser.add_argument('--reduce', choices=REDUCTIONS, default='norm',
                         help='one value per token: channel L2 norm or first PCA component')
+    parser.add_argument('--level', type=int, default=0,
+                        help='feature level of multi-scale models (0: the finest)')
     parser.add_argument('--no-teachers', action='store_true',
                         help='student rows only (no teacher checkpoints needed)')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     if args.num_images < 1:
         parser.error(f'--num-images must be >= 1, got {args.num_images}')
+    if args.level < 0:
+        parser.error(f'--level must be >= 0, got {args.level}')
     return args
+
+
+def level_layout(model, neck_output, level: int) -> Tuple[Tuple[int, int], slice, int]:
+    """(h, w) of ``level``, its tokens' slice in a sequence of all levels the model's
+    transformer reads (the last L maps of its neck; L = 1 for a single-scale DETR), and the
+    length of that sequence."""
+    levels = feature_levels(model)
+    if not 0 <= level < levels:
+        raise ValueError(f'--level {level}: {type(model).__name__} reads {levels} feature '
+                         f'level(s) (0..{levels - 1}).')
+    shapes = neck_shapes(neck_output, levels)
+    start = sum(h * w for h, w in shapes[:level])
+    h, w = shapes[level]
+    return (h, w), slice(start, start + h * w), sum(h * w for h, w in shapes)
 
 
 def layer_name(spec: str, model) -> str:
@@ -90,34 +111,38 @@ def run_encoder(model, data: dict, names: List[str]) -> Dict[str, object]:
         recorder.remove()
 
 
-def teacher_sequences(teacher, item: dict, specs: List[str]):
-    """Per layer spec: [(1, n, C)] of one teacher; its feature map size (h, w); the batch."""
+def teacher_sequences(teacher, item: dict, specs: List[str], level: int = 0):
+    """Per layer spec: [(1, n, C)] of one teacher at ``level``; that level's feature map
+    size (h, w); the batch."""
     data = preprocess(teacher, [item])
     names = {spec: layer_name(spec, teacher) for spec in specs}
     out = run_encoder(teacher, data, sorted(set(names.values()) | {'neck'}))
-    hw = tuple(out['neck'][-1].shape[-2:])
-    seqs = [[map_to_tokens(out['neck'][-1])] if names[s] == 'neck' else [out[names[s]]]
-            for s in specs]
+    hw, tokens, _ = level_layout(teacher, out['neck'], level)
+    proj = map_to_tokens(out['neck'][-feature_levels(teacher):][level])
+    seqs = [[proj] if names[s] == 'neck' else [out[names[s]][:, tokens]] for s in specs]
     return seqs, hw, data
 
 
-def student_sequences(student, item: dict, specs: List[str]):
-    """Per layer spec: N segments [(1, n, C)], or one compressed (1, n, C); plus (h, w),
-    the preprocessed batch and the kept indices (None without compression)."""
+def student_sequences(student, item: dict, specs: List[str], level: int = 0):
+    """Per layer spec: N segments [(1, n, C)], or one compressed (1, n, C), at ``level``;
+    plus that level's (h, w), the preprocessed batch and which segment each of its positions
+    kept (a (1, n) tensor of 0..N-1; None without compression)."""
     data = preprocess(student, [item])
     num = student.num_teachers
     necks = [f'neck.{t}' for t in range(num)]
     names = {s: layer_name(s, student) for s in specs}
     out = run_encoder(student, data, sorted({n for n in names.values() if n != 'neck'}) + necks)
-    hw = tuple(out['neck.0'][-1].shape[-2:])
+    hw, tokens, length = level_layout(student, out['neck.0'], level)
+    levels = feature_levels(student)
     seqs = []
     for spec in specs:
         if names[spec] == 'neck':
-            seqs.append([map_to_tokens(out[n][-1]) for n in necks])
+            seqs.append([map_to_tokens(out[n][-levels:][level]) for n in necks])
         else:
-            layer = student.encoder_layer_segments(out[names[spec]])
+            layer = student.encoder_layer_segments(out[names[spec]])[..., tokens, :]
             seqs.append([layer] if layer.dim() == 3 else list(layer.unbind(1)))
-    return seqs, hw, data, student.last_kept_indices
+    kept = student.last_kept_indices  # (1, length): t·length + position, all levels
+    return seqs, hw, data, None if kept is None else kept[:, tokens] // length
 
 
 def reduce_maps(seqs: List[torch.Tensor], valid: torch.Tensor, hw: Tuple[int, int],
@@ -153,9 +178,8 @@ def show_row(axes, maps: List[np.ndarray], titles: List[str]) -> None:
 
 
 def kept_map(kept: torch.Tensor, hw: Tuple[int, int]) -> np.ndarray:
-    """(1, n) kept indices ``t * n + i`` -> the (h, w) map of kept segments t (1-based)."""
-    n = hw[0] * hw[1]
-    return (kept[0] // n + 1).reshape(hw).cpu().numpy()
+    """(1, h·w) kept segments t (0-based) -> their (h, w) map, 1-based."""
+    return (kept[0] + 1).reshape(hw).cpu().numpy()
 
 
 def build_models(args):
@@ -183,11 +207,11 @@ def main(argv=None) -> List[List[np.ndarray]]:
     num = student.num_teachers
     rows = []  # (image or None, maps, titles, kept-segment map or None)
     for item in items:
-        s_seqs, s_hw, s_data, kept = student_sequences(student, item, args.layers)
+        s_seqs, s_hw, s_data, kept = student_sequences(student, item, args.layers, args.level)
         s_valid = valid_token_mask(s_data['data_samples'], [s_hw], s_data['inputs'].device)
         t_maps = []
         for teacher, _ in teachers:
-            t_seqs, t_hw, t_data = teacher_sequences(teacher, item, args.layers)
+            t_seqs, t_hw, t_data = teacher_sequences(teacher, item, args.layers, args.level)
             t_valid = valid_token_mask(t_data['data_samples'], [t_hw], t_data['inputs'].device)
             t_maps.append([reduce_maps(s, t_valid, t_hw, args.reduce)[0] for s in t_seqs])
         image = image_rgb(item)

@@ -137,8 +137,7 @@ def plot(values: Dict[str, np.ndarray], out: str, split: str, bins: int, title: 
 def main(argv=None) -> Dict[str, np.ndarray]:
     args = parse_args(argv)
     cfg = load_config(args.config, args.data_root)
-    student = build_ka_student(cfg, args.checkpoint, args.device, 'token_redundancy',
-                               multiscale=True)
+    student = build_ka_student(cfg, args.checkpoint, args.device, 'token_redundancy')
     items = load_items(cfg, args.num_images, args.start)
     values = collect(student, items, args.batch_size)
     strategy = student.compressor.strategy
