@@ -17,7 +17,11 @@ it was trained on. This script trains nothing: it reads the slim rows that
 * the share of valid positions where the two rules keep the same segment
   (:func:`mmka.utils.analysis.compression_agreement`, over the first ``--num-images`` val
   images; 1/N is chance);
-* the Student's AP (same seed), if ``reproduce_table1.py`` has evaluated it.
+* the Student's AP (same seed), if ``reproduce_table1.py`` has evaluated it;
+* the share of the tokens of X_S with redundancy R > 0.5 (eq. 8; per level for multi-scale
+  students), of the slim student and of the Student (paper Fig. 6a: over half of its
+  student's tokens, "which makes it possible to train a relatively compact student with
+  limited performance degradation").
 
 Rows: by default every row of the family whose student compresses by redundancy with the
 teachers guiding training (``Student_slim``); ``--only`` names others (rows whose training
@@ -44,7 +48,8 @@ from mmdet.utils import register_all_modules  # noqa: E402
 from mmka.utils import (last_checkpoint, machine, mmka_commit, set_num_workers,  # noqa: E402
                         teacher_precision)
 from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
-                                 compression_agreement, load_items, preprocess)
+                                 compression_agreement, extended_redundancy, load_items,
+                                 preprocess)
 
 REPO = table1.REPO
 
@@ -103,9 +108,18 @@ def agreement(cfg, checkpoint: str, num_images: Optional[int]) -> float:
     return float(np.concatenate(values).mean())
 
 
-def student_ap(args, teachers, seed: int) -> Optional[float]:
-    """The Student row's all-class AP (same seed) as reproduce_table1.py cached it."""
-    cfg = table1.student_job('Student', args, teachers, seed)
+def redundant_share(cfg, checkpoint: str, num_images: Optional[int]) -> float:
+    """Share of the valid tokens of X_S (first ``num_images`` val images) with R > 0.5."""
+    student = build_ka_student(cfg, checkpoint, purpose='compression_mismatch')
+    items = load_items(cfg, num_images or sys.maxsize)
+    values = np.concatenate([
+        extended_redundancy(student, preprocess(student, items[i:i + 16]))['redundancy']
+        for i in range(0, len(items), 16)])
+    return float((values > 0.5).mean())
+
+
+def cached_ap(args, cfg) -> Optional[float]:
+    """The all-class AP of the row of ``cfg`` as reproduce_table1.py cached it."""
     partitions = {f'T{t}': c for t, c in
                   enumerate(table1.get_partition(args.partition), 1)}
     path = table1.result_path(cfg.work_dir, partitions)
@@ -139,11 +153,17 @@ def main(argv=None) -> List[Dict]:
                       flush=True)
                 continue
             precision = teacher_precision(cfg)
+            student = table1.student_job('Student', args, teachers, seed)
+            trained = osp.isfile(last_checkpoint(student))
             record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
                           ap_student_rule=evaluate_ap(cfg, checkpoint, 'student'),
                           ap_teacher_rule=evaluate_ap(cfg, checkpoint, 'teachers'),
                           agreement=agreement(cfg, checkpoint, args.num_images),
-                          student_ap=student_ap(args, teachers, seed))
+                          redundant=redundant_share(cfg, checkpoint, args.num_images),
+                          student_ap=cached_ap(args, student) if trained else None,
+                          student_redundant=redundant_share(
+                              student, last_checkpoint(student), args.num_images)
+                          if trained else None)
             print(f'[mismatch] {record}', flush=True)
             records.append(record)
     write_report(args, records, commit, precision, argv)
@@ -167,19 +187,25 @@ def write_report(args, records: List[Dict], commit: str, precision: Optional[str
         "on the student's X_S (the paper's evaluation) and on the teachers' X_T "
         "(`compression.eval_guide='teachers'`, the tokens training keeps; a diagnostic, "
         'not deployable). Agreement: share of valid positions where both rules keep the '
-        'same segment (chance 1/N). Student: the unslimmed Student of the same seed.', '',
+        'same segment (chance 1/N). Student: the unslimmed Student of the same seed. '
+        'R > 0.5: share of the tokens of X_S (the input projections, before compression) '
+        'whose redundancy (eq. 8, within each feature level) exceeds 0.5, over the same '
+        'images; the paper (Fig. 6a) finds over half.', '',
         '| row | seed | AP, X_S (paper) | AP, X_T | X_T − X_S | agreement | Student AP | '
-        'share of the gap to the Student the mismatch explains |',
-        '|---|---|---|---|---|---|---|---|']
+        'share of the gap to the Student the mismatch explains | R > 0.5, slim / Student |',
+        '|---|---|---|---|---|---|---|---|---|']
     for r in records:
         diff = r['ap_teacher_rule'] - r['ap_student_rule']
         gap = None if r['student_ap'] is None else r['student_ap'] - r['ap_student_rule']
         share = '—' if not gap or gap <= 0 else f'{diff / gap:.0%}'
+        redundant = ' / '.join('—' if v is None else f'{v:.0%}'
+                               for v in (r['redundant'], r['student_redundant']))
         lines.append(f"| {r['row']} | {r['seed']} | {pct(r['ap_student_rule'])} | "
                      f"{pct(r['ap_teacher_rule'])} | {100 * diff:+.1f} | "
-                     f"{r['agreement']:.1%} | {pct(r['student_ap'])} | {share} |")
+                     f"{r['agreement']:.1%} | {pct(r['student_ap'])} | {share} | "
+                     f"{redundant} |")
     if not records:
-        lines.append('| — | — | no trained slim row for these options | | | | | |')
+        lines.append('| — | — | no trained slim row for these options | | | | | | |')
     lines += ['', 'Work dirs: ' + ', '.join(f"`{r['work_dir']}`" for r in records)]
     with open(args.out, 'w') as f:
         f.write('\n'.join(lines) + '\n')

@@ -8,6 +8,7 @@
 * :func:`build_teachers` builds an amalgamation config's frozen teachers;
 * :func:`load_items` / :func:`preprocess` / :func:`predict` read images through the
   config's test pipeline and run a model on them, each with its own data preprocessor;
+* :func:`extended_redundancy` gives eq. 8 for every token of a KA student's X_S;
 * :func:`compression_agreement` compares a slim student's P_slim on X_T and on X_S.
 
 Nothing here changes a passed config: every function works on copies.
@@ -16,7 +17,7 @@ import copy
 import os.path as osp
 import pickle
 from contextlib import contextmanager
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -28,8 +29,10 @@ from mmengine.runner.checkpoint import load_checkpoint
 
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
-from ..models.amalgamation_hooks.sequence_utils import feature_levels, neck_tokens
+from ..models.amalgamation_hooks.sequence_utils import (feature_levels, map_to_tokens,
+                                                         neck_tokens, valid_token_mask)
 from ..models.amalgamators import build_frozen_teacher
+from ..models.layers.sequence_compression import select_by_redundancy, token_redundancy
 from ..models.detectors.multiscale_sequence_extension import MultiScaleSequenceExtensionMixin
 from ..models.detectors.sequence_extension import SequenceExtensionMixin
 from .config_utils import set_data_root
@@ -196,6 +199,42 @@ def to_input_coords(bboxes: torch.Tensor, sample: DetDataSample) -> torch.Tensor
     """Boxes in original-image coordinates mapped onto the resized image of ``sample``."""
     scale = sample.metainfo.get('scale_factor', (1., 1.))
     return bboxes * bboxes.new_tensor(scale).repeat(2)
+
+
+@torch.no_grad()
+def extended_redundancy(student, data: dict) -> Dict[str, np.ndarray]:
+    """Redundancy of the valid tokens of X_S for one preprocessed batch.
+
+    A multi-scale student (Deformable DETR, DINO: L levels) chooses P_slim by Alg. 1 on
+    each level separately, since tokens of different resolutions are not alike; so each
+    level's N·n_l tokens X_S^l are one sequence here too, and R is R(x_i | X_S^l). A
+    single-scale student has one level, X_S itself.
+
+    Returns:
+        dict: ``redundancy``, ``segment`` (0..N-1), ``level`` (0..L-1) and ``kept`` (bool),
+        flat over the valid tokens of all images of the batch, level by level.
+    """
+    num, levels = student.num_teachers, feature_levels(student)
+    maps = student.extract_feat(data['inputs'])  # N·L maps, map t·L + l = level l of t
+    parts = []
+    for level in range(levels):
+        level_maps = maps[level::levels]  # this level of every segment
+        seq = torch.cat([map_to_tokens(m) for m in level_maps], dim=1)  # (B, N·n_l, C)
+        valid = valid_token_mask(data['data_samples'], [level_maps[0].shape[-2:]],
+                                 seq.device)
+        padding = (~valid).repeat(1, num)  # (B, N·n_l)
+        redundancy = token_redundancy(seq, padding)
+        # P_slim as the student itself chooses it at evaluation (on its own X_S).
+        if student.compressor.enabled:
+            kept_idx = student.compressor.select(seq, padding)
+        else:
+            kept_idx = select_by_redundancy(seq, num, padding)
+        kept = torch.zeros_like(padding).scatter_(1, kept_idx, True)
+        segment = torch.arange(num, device=seq.device).repeat_interleave(seq.size(1) // num)
+        parts.append({k: v[~padding].cpu().numpy() for k, v in dict(
+            redundancy=redundancy, segment=segment.expand_as(padding), kept=kept,
+            level=torch.full_like(segment, level).expand_as(padding)).items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 @torch.no_grad()

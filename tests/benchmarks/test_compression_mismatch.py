@@ -19,11 +19,13 @@ def test_slim_rows_are_evaluated_both_ways_and_reported(tmp_path):
     assert record['ap_student_rule'] == pytest.approx(
         rows['Student_slim'][0]['metrics']['coco/bbox_mAP'])  # Table I's evaluation
     assert 0 <= record['ap_teacher_rule'] <= 1 and 0 <= record['agreement'] <= 1
+    assert 0 <= record['redundant'] <= 1 and 0 <= record['student_redundant'] <= 1
     assert record['student_ap'] == rows['Student'][0]['metrics']['coco/bbox_mAP']
     text = out.read_text()
     assert text.startswith('# The train / evaluation token mismatch of the slim student')
     assert '`python benchmarks/compression_mismatch.py --family dino' in text
     assert '| Student_slim | 0 |' in text and 'agreement over 5 val images' in text
+    assert '| R > 0.5, slim / Student |' in text
     with pytest.raises(ValueError, match="'slim, student guide'.*same rule"):
         bench.main(common + ['--only', 'slim, student guide', '--out', str(out)])
 

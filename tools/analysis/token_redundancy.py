@@ -25,16 +25,11 @@ import matplotlib
 matplotlib.use('Agg')  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmka  # noqa: E402,F401  (registers mmka modules)
-from mmka.models.layers.sequence_compression import (  # noqa: E402
-    select_by_redundancy, token_redundancy)
-from mmka.models.amalgamation_hooks.sequence_utils import (  # noqa: E402
-    feature_levels, map_to_tokens, valid_token_mask)
-from mmka.utils.analysis import (build_ka_student, load_config, load_items,  # noqa: E402
-                                 preprocess)
+from mmka.utils.analysis import (build_ka_student, extended_redundancy,  # noqa: E402
+                                 load_config, load_items, preprocess)
 
 SPLITS = ('kept', 'segment', 'level', 'none')
 
@@ -59,42 +54,6 @@ def parse_args(argv=None):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
     return args
-
-
-@torch.no_grad()
-def extended_redundancy(student, data: dict) -> Dict[str, np.ndarray]:
-    """Redundancy of the valid tokens of X_S for one preprocessed batch.
-
-    A multi-scale student (Deformable DETR, DINO: L levels) chooses P_slim by Alg. 1 on
-    each level separately, since tokens of different resolutions are not alike; so each
-    level's N·n_l tokens X_S^l are one sequence here too, and R is R(x_i | X_S^l). A
-    single-scale student has one level, X_S itself.
-
-    Returns:
-        dict: ``redundancy``, ``segment`` (0..N-1), ``level`` (0..L-1) and ``kept`` (bool),
-        flat over the valid tokens of all images of the batch, level by level.
-    """
-    num, levels = student.num_teachers, feature_levels(student)
-    maps = student.extract_feat(data['inputs'])  # N·L maps, map t·L + l = level l of t
-    parts = []
-    for level in range(levels):
-        level_maps = maps[level::levels]  # this level of every segment
-        seq = torch.cat([map_to_tokens(m) for m in level_maps], dim=1)  # (B, N·n_l, C)
-        valid = valid_token_mask(data['data_samples'], [level_maps[0].shape[-2:]],
-                                 seq.device)
-        padding = (~valid).repeat(1, num)  # (B, N·n_l)
-        redundancy = token_redundancy(seq, padding)
-        # P_slim as the student itself chooses it at evaluation (on its own X_S).
-        if student.compressor.enabled:
-            kept_idx = student.compressor.select(seq, padding)
-        else:
-            kept_idx = select_by_redundancy(seq, num, padding)
-        kept = torch.zeros_like(padding).scatter_(1, kept_idx, True)
-        segment = torch.arange(num, device=seq.device).repeat_interleave(seq.size(1) // num)
-        parts.append({k: v[~padding].cpu().numpy() for k, v in dict(
-            redundancy=redundancy, segment=segment.expand_as(padding), kept=kept,
-            level=torch.full_like(segment, level).expand_as(padding)).items()})
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def collect(student, items, batch_size: int) -> Dict[str, np.ndarray]:

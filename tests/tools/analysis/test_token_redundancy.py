@@ -13,7 +13,8 @@ from mmka.models.amalgamation_hooks.recorder import OutputRecorder
 from mmka.models.amalgamation_hooks.sequence_utils import (map_to_tokens, neck_tokens,
                                                            valid_token_mask)
 from mmka.models.layers.sequence_compression import token_redundancy
-from mmka.utils.analysis import build_ka_student, load_config, load_items, preprocess
+from mmka.utils.analysis import (build_ka_student, extended_redundancy, load_config,
+                                 load_items, preprocess)
 from .conftest import assert_png, save_student
 
 TOKENS = 64  # 128 px images, stride 16: an 8 x 8 map per segment
@@ -36,13 +37,13 @@ def test_histogram_from_an_amalgamation_config(tool, tiny_ka, tmp_path):
     assert np.bincount(values['segment']).tolist() == [3 * TOKENS] * 2
 
 
-def test_values_are_eq8_on_the_sequence_the_student_encodes(tool, tiny_ka):
+def test_values_are_eq8_on_the_sequence_the_student_encodes(tiny_ka):
     """Cross-check on another path: the projections the student's own forward produces
     (forward hooks on neck.{t}), and the tokens a compressing student really keeps."""
     cfg = load_config(tiny_ka['slim_config'])
     student = build_ka_student(cfg, tiny_ka['slim_checkpoint'])
     data = preprocess(student, load_items(cfg, 2))
-    values = tool.extended_redundancy(student, data)
+    values = extended_redundancy(student, data)
     recorder = OutputRecorder(student, ['neck.0', 'neck.1'])
     with torch.no_grad():
         student.predict(data['inputs'], data['data_samples'])
@@ -54,7 +55,7 @@ def test_values_are_eq8_on_the_sequence_the_student_encodes(tool, tiny_ka):
     assert np.array_equal(values['kept'], kept.flatten().numpy())
 
 
-def test_multiscale_student_is_measured_level_by_level(tool, tmp_path):
+def test_multiscale_student_is_measured_level_by_level():
     """KADINOStudent: eq. 8 within each level's N·n_l tokens (the sequence its Alg. 1
     runs on), and the tokens its own forward keeps, on a padded batch."""
     torch.manual_seed(0)
@@ -63,7 +64,7 @@ def test_multiscale_student_is_measured_level_by_level(tool, tmp_path):
     student.init_weights()
     student.eval()
     inputs, samples = dino_batch(padded=True)
-    values = tool.extended_redundancy(student, dict(inputs=inputs, data_samples=samples))
+    values = extended_redundancy(student, dict(inputs=inputs, data_samples=samples))
     recorder = OutputRecorder(student, ['neck.0', 'neck.1'])
     with torch.no_grad():
         student.predict(inputs, samples)
