@@ -77,13 +77,18 @@ def premise_findings(rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
     """The paper's premise, per teacher: Teacher_t, trained on its classes only, beats
     ``baseline`` (trained on all classes) on those classes, AP on partition T<t>. The teacher
     is evaluated once; the noise is 2 x the baseline's largest seed std, over all classes
-    and over each teacher's (a std from a few seeds can be 0 by chance on one subset;
-    unknown with one seed)."""
-    n = None
-    if len(rows.get(baseline, ())) > 1:
-        keys = ['bbox_mAP'] + [f'{part}_bbox_mAP' for part in partitions]
-        n = 2 * max(statistics.stdev([100 * v for v in metric(rows[baseline], key)])
-                    for key in keys)
+    and over each teacher's (a std from a few seeds can be 0 by chance on one subset). A
+    baseline with one seed takes the largest such spread of the trained rows with several,
+    as in :func:`seed_spread` (unknown when there is none)."""
+    keys = ['bbox_mAP'] + [f'{part}_bbox_mAP' for part in partitions]
+
+    def noise(records: List[dict]) -> float:
+        return 2 * max(statistics.stdev([100 * v for v in metric(records, key)])
+                       for key in keys)
+
+    seeded = {name: noise(records) for name, records in rows.items()
+              if len(records) > 1 and not evaluated_once(name)}
+    n = seeded.get(baseline, max(seeded.values()) if seeded else None)
     lines = []
     for t, part in enumerate(partitions, 1):
         teacher = f'Teacher_{t}'

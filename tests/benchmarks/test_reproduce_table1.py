@@ -465,6 +465,12 @@ def test_premise_compares_each_teacher_with_raw_on_its_classes():
     rows['Teacher_1'] = [rec(0.73, 0.0)]
     assert report.premise_findings(rows, partitions)[0].endswith(
         'within noise (73.0 vs 71.0, +2.0 AP; 2 sd = 2.8)')
+    # A one-seed baseline (e.g. 'Raw, pre-trained') takes the largest spread of the rows
+    # with several seeds, as every other finding does.
+    rows['Raw, pre-trained'] = [rec(0.70, 0.49)]
+    lines = report.premise_findings(rows, partitions, 'Raw, pre-trained')
+    assert lines[1].endswith('within noise (50.0 vs 49.0, +1.0 AP; 2 sd = 2.8)')
+    del rows['Raw, pre-trained']
     rows['Raw'] = [rec(0.70, 0.49)]
     lines = report.premise_findings(rows, partitions)
     assert lines[1].endswith('holds (50.0 vs 49.0, +1.0 AP; one seed, spread not measured)')
