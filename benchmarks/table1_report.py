@@ -36,7 +36,8 @@ def mean_ap(rows: Dict[str, List[dict]], name: str) -> Optional[float]:
     """Mean all-class AP of a row in points, None when the row was not run."""
     if name not in rows:
         return None
-    return 100 * statistics.mean(metric(rows[name], 'bbox_mAP'))
+    # The mean of the points, as mean_std takes it: the two may round apart otherwise.
+    return statistics.mean([100 * v for v in metric(rows[name], 'bbox_mAP')])
 
 
 def evaluated_once(name: str) -> bool:
