@@ -97,25 +97,23 @@ def evaluate_ap(cfg, checkpoint: str, eval_guide: str) -> float:
     return Runner.from_cfg(cfg).test()['coco/bbox_mAP']
 
 
-def agreement(cfg, checkpoint: str, num_images: Optional[int]) -> float:
-    """Mean over the first ``num_images`` val images (all if None) of
-    :func:`compression_agreement`."""
+def sequence_measures(cfg, checkpoint: str, num_images: Optional[int],
+                      with_agreement: bool = True) -> Dict[str, Optional[float]]:
+    """Over the first ``num_images`` val images (all if None), in batches of 16:
+    ``agreement``, the mean of :func:`compression_agreement` (None without
+    ``with_agreement``), and ``redundant``, the share of the valid tokens of X_S with
+    R > 0.5 (:func:`extended_redundancy`)."""
     student = build_ka_student(cfg, checkpoint, purpose='compression_mismatch')
-    teachers = [model for model, _ in build_teachers(cfg)]
+    teachers = [model for model, _ in build_teachers(cfg)] if with_agreement else []
     items = load_items(cfg, num_images or sys.maxsize)  # at most the dataset
-    values = [compression_agreement(student, teachers, preprocess(student, items[i:i + 16]))
-              for i in range(0, len(items), 16)]
-    return float(np.concatenate(values).mean())
-
-
-def redundant_share(cfg, checkpoint: str, num_images: Optional[int]) -> float:
-    """Share of the valid tokens of X_S (first ``num_images`` val images) with R > 0.5."""
-    student = build_ka_student(cfg, checkpoint, purpose='compression_mismatch')
-    items = load_items(cfg, num_images or sys.maxsize)
-    values = np.concatenate([
-        extended_redundancy(student, preprocess(student, items[i:i + 16]))['redundancy']
-        for i in range(0, len(items), 16)])
-    return float((values > 0.5).mean())
+    agreements, redundancy = [], []
+    for i in range(0, len(items), 16):
+        data = preprocess(student, items[i:i + 16])
+        redundancy.append(extended_redundancy(student, data)['redundancy'])
+        if with_agreement:
+            agreements.append(compression_agreement(student, teachers, data))
+    return dict(agreement=float(np.concatenate(agreements).mean()) if with_agreement else None,
+                redundant=float((np.concatenate(redundancy) > 0.5).mean()))
 
 
 def cached_ap(args, cfg) -> Optional[float]:
@@ -155,15 +153,15 @@ def main(argv=None) -> List[Dict]:
             precision = teacher_precision(cfg)
             student = table1.student_job('Student', args, teachers, seed)
             trained = osp.isfile(last_checkpoint(student))
+            slim = sequence_measures(cfg, checkpoint, args.num_images)
             record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
                           ap_student_rule=evaluate_ap(cfg, checkpoint, 'student'),
                           ap_teacher_rule=evaluate_ap(cfg, checkpoint, 'teachers'),
-                          agreement=agreement(cfg, checkpoint, args.num_images),
-                          redundant=redundant_share(cfg, checkpoint, args.num_images),
+                          agreement=slim['agreement'], redundant=slim['redundant'],
                           student_ap=cached_ap(args, student) if trained else None,
-                          student_redundant=redundant_share(
-                              student, last_checkpoint(student), args.num_images)
-                          if trained else None)
+                          student_redundant=sequence_measures(
+                              student, last_checkpoint(student), args.num_images,
+                              with_agreement=False)['redundant'] if trained else None)
             print(f'[mismatch] {record}', flush=True)
             records.append(record)
     write_report(args, records, commit, precision, argv)

@@ -242,8 +242,9 @@ def compression_agreement(student, teachers, data: dict) -> np.ndarray:
     """Per image: share of valid positions where Alg. 1 on X_T and on X_S keep one segment.
 
     Both choices are the student's own (its ``pre_transformer``, so a multi-scale student
-    runs Alg. 1 on each level, as in training): once in eval mode (on X_S), once under
-    :meth:`compression_guide` with the teachers' X_T as in training.
+    runs Alg. 1 on each level, as in training), in eval mode: once by the paper's rule (on
+    X_S), once under :meth:`compression_guide` with the teachers' X_T and the compressor's
+    ``eval_guide='teachers'`` (the choice training makes).
 
     Args:
         student: a compressed KA student (N segments); teachers: its N frozen teachers, in
@@ -260,10 +261,7 @@ def compression_agreement(student, teachers, data: dict) -> np.ndarray:
     levels = feature_levels(student)
     # The teachers read the student's batch, as in training (FrozenTeacherDistiller).
     guide = torch.cat([neck_tokens(t.extract_feat(inputs), levels) for t in teachers], dim=1)
-    # A student chooses on the guide only while training (paper §III-B3). Only the
-    # student's own flag is set, not its submodules': pre_transformer has no dropout or
-    # batch statistics, and the maps above were computed in eval mode.
-    with student.compression_guide(guide), _own_training_flag(student):
+    with student.compression_guide(guide), _eval_guide(student.compressor, 'teachers'):
         student.pre_transformer(maps, samples)
     guided = student.last_kept_indices  # (B, n) P_slim(X_T)
     padding = encoder_inputs['feat_mask']  # (B, n) of one segment, or None
@@ -274,10 +272,10 @@ def compression_agreement(student, teachers, data: dict) -> np.ndarray:
 
 
 @contextmanager
-def _own_training_flag(module):
-    """``module.training`` True within the block (its children keep their modes)."""
-    previous, module.training = module.training, True
+def _eval_guide(compressor, guide: str):
+    """``compressor.eval_guide`` set to ``guide`` within the block."""
+    previous, compressor.eval_guide = compressor.eval_guide, guide
     try:
         yield
     finally:
-        module.training = previous
+        compressor.eval_guide = previous

@@ -5,12 +5,13 @@
 
 CONFIG is an amalgamation config with teachers and a slim student, single-scale (e.g.
 configs/ka/shapes_2t-slim.py) or multi-scale (configs/ka/shapes_2t_dino-slim.py: Alg. 1 on
-each level), CHECKPOINT the amalgamation's (or the extracted student's) checkpoint. The paper chooses P_slim by
-Algorithm 1 on the teachers' concatenated projections X_T in training and on the student's
-own X_S at evaluation. For every test image this tool runs both rules on the same image and
-reports the share of valid positions where they keep the same segment: 1 means the student
-is evaluated on the tokens it was trained on, 1/N is chance. The PNG is the histogram of the
-per-image agreement; the printed line gives its mean and the chance level.
+each level), CHECKPOINT the amalgamation's (or the extracted student's) checkpoint. The
+paper chooses P_slim by Algorithm 1 on the teachers' concatenated projections X_T in
+training and on the student's own X_S at evaluation. For every test image this tool runs
+both rules on the same image and reports the share of valid positions where they keep the
+same segment: 1 means the student is evaluated on the tokens it was trained on, 1/N is
+chance. The PNG is the histogram of the per-image agreement; the printed line gives its
+mean and the chance level.
 """
 import argparse
 import os.path as osp
