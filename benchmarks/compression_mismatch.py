@@ -111,7 +111,8 @@ def sequence_measures(cfg, checkpoint: str, num_images: Optional[int],
         data = preprocess(student, items[i:i + 16])
         redundancy.append(extended_redundancy(student, data)['redundancy'])
         if with_agreement:
-            agreements.append(compression_agreement(student, teachers, data))
+            agreements.append(compression_agreement(
+                student, teachers, data, cfg.model.get('teacher_dtype')))
     return dict(agreement=float(np.concatenate(agreements).mean()) if with_agreement else None,
                 redundant=float((np.concatenate(redundancy) > 0.5).mean()))
 

@@ -32,6 +32,7 @@ from mmdet.structures import DetDataSample
 from ..models.amalgamation_hooks.sequence_utils import (feature_levels, map_to_tokens,
                                                          neck_tokens, valid_token_mask)
 from ..models.amalgamators import build_frozen_teacher
+from ..models.amalgamators.base_distiller import teacher_context
 from ..models.layers.sequence_compression import select_by_redundancy, token_redundancy
 from ..models.detectors.multiscale_sequence_extension import MultiScaleSequenceExtensionMixin
 from ..models.detectors.sequence_extension import SequenceExtensionMixin
@@ -238,7 +239,8 @@ def extended_redundancy(student, data: dict) -> Dict[str, np.ndarray]:
 
 
 @torch.no_grad()
-def compression_agreement(student, teachers, data: dict) -> np.ndarray:
+def compression_agreement(student, teachers, data: dict,
+                          teacher_dtype: Optional[str] = None) -> np.ndarray:
     """Per image: share of valid positions where Alg. 1 on X_T and on X_S keep one segment.
 
     Both choices are the student's own (its ``pre_transformer``, so a multi-scale student
@@ -250,6 +252,9 @@ def compression_agreement(student, teachers, data: dict) -> np.ndarray:
         student: a compressed KA student (N segments); teachers: its N frozen teachers, in
             order.
         data (dict): a batch preprocessed by the student's data preprocessor.
+        teacher_dtype (str, optional): run the teachers under autocast in this dtype, as
+            the amalgamator's ``teacher_dtype`` ran them in training (``'bfloat16'`` where
+            ``use_cheap_teachers`` chose it); None: float32.
 
     Returns:
         np.ndarray: (B,) agreement in [0, 1].
@@ -259,8 +264,11 @@ def compression_agreement(student, teachers, data: dict) -> np.ndarray:
     encoder_inputs, _ = student.pre_transformer(maps, samples)
     own = student.last_kept_indices  # (B, n) P_slim(X_S)
     levels = feature_levels(student)
-    # The teachers read the student's batch, as in training (FrozenTeacherDistiller).
-    guide = torch.cat([neck_tokens(t.extract_feat(inputs), levels) for t in teachers], dim=1)
+    # The teachers read the student's batch in training's precision, as in training
+    # (FrozenTeacherDistiller.teacher_context): the choice on X_T is then training's.
+    with teacher_context(inputs.device, teacher_dtype):
+        guide = torch.cat([neck_tokens(t.extract_feat(inputs), levels) for t in teachers],
+                          dim=1)
     with student.compression_guide(guide), _eval_guide(student.compressor, 'teachers'):
         student.pre_transformer(maps, samples)
     guided = student.last_kept_indices  # (B, n) P_slim(X_T)

@@ -10,8 +10,9 @@ paper chooses P_slim by Algorithm 1 on the teachers' concatenated projections X_
 training and on the student's own X_S at evaluation. For every test image this tool runs
 both rules on the same image and reports the share of valid positions where they keep the
 same segment: 1 means the student is evaluated on the tokens it was trained on, 1/N is
-chance. The PNG is the histogram of the per-image agreement; the printed line gives its
-mean and the chance level.
+chance. The teachers run in the config's ``model.teacher_dtype`` (float32 if unset), the
+precision training ran them in. The PNG is the histogram of the per-image agreement; the
+printed line gives its mean and the chance level.
 """
 import argparse
 import os.path as osp
@@ -78,7 +79,8 @@ def main(argv=None) -> Dict[str, np.ndarray]:
     items = load_items(cfg, args.num_images)
     agreement = np.concatenate([
         compression_agreement(student, teachers,
-                              preprocess(student, items[i:i + args.batch_size]))
+                              preprocess(student, items[i:i + args.batch_size]),
+                              cfg.model.get('teacher_dtype'))
         for i in range(0, len(items), args.batch_size)])
     title = (f'{type(student).__name__}, N={student.num_teachers}\nAlg. 1 on the teachers\' '
              'X_T (training) vs on the student\'s X_S (evaluation)')

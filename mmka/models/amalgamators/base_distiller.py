@@ -21,6 +21,28 @@ TEACHERS_KEY = 'teachers.'
 TEACHER_DTYPES = (None, 'bfloat16', 'float16')
 
 
+def check_teacher_dtype(teacher_dtype: Optional[str]) -> Optional[str]:
+    """``teacher_dtype`` if it is one of :data:`TEACHER_DTYPES`, else a ValueError."""
+    if teacher_dtype not in TEACHER_DTYPES:
+        raise ValueError(f'teacher_dtype must be one of {TEACHER_DTYPES}, got '
+                         f'{teacher_dtype!r}.')
+    return teacher_dtype
+
+
+def teacher_context(device: torch.device, teacher_dtype: Optional[str] = None) -> ExitStack:
+    """No autograd state, and autocast in ``teacher_dtype`` on ``device`` unless it is None.
+
+    What every teacher forward runs under (:meth:`FrozenTeacherDistiller.teacher_context`);
+    analysis code that runs teachers outside an amalgamator uses it to match training.
+    """
+    check_teacher_dtype(teacher_dtype)
+    stack = ExitStack()
+    stack.enter_context(torch.no_grad())
+    if teacher_dtype is not None:
+        stack.enter_context(torch.autocast(device.type, dtype=getattr(torch, teacher_dtype)))
+    return stack
+
+
 class FrozenTeacherDistiller(BaseModel):
     """Owns a trainable ``student`` and an ``nn.ModuleDict`` of frozen ``teachers``.
 
@@ -80,10 +102,7 @@ class FrozenTeacherDistiller(BaseModel):
         built = [build_frozen_teacher(**dict(t)) for t in teachers]
         self.teachers = nn.ModuleDict({str(i): model for i, (model, _) in enumerate(built)})
         self.teacher_classes: List[tuple] = [classes for _, classes in built]
-        if teacher_dtype not in TEACHER_DTYPES:
-            raise ValueError(f'teacher_dtype must be one of {TEACHER_DTYPES}, got '
-                             f'{teacher_dtype!r}.')
-        self.teacher_dtype = teacher_dtype
+        self.teacher_dtype = check_teacher_dtype(teacher_dtype)
         self.teacher_channels_last = teacher_channels_last
         if teacher_channels_last:
             self.teachers.to(memory_format=torch.channels_last)
@@ -111,13 +130,7 @@ class FrozenTeacherDistiller(BaseModel):
         used in the student's autograd graph (as loss targets), which inference tensors
         cannot be.
         """
-        stack = ExitStack()
-        stack.enter_context(torch.no_grad())
-        if self.teacher_dtype is not None:
-            device = next(self.student.parameters()).device
-            stack.enter_context(
-                torch.autocast(device.type, dtype=getattr(torch, self.teacher_dtype)))
-        return stack
+        return teacher_context(next(self.student.parameters()).device, self.teacher_dtype)
 
     def attach_teacher_cache(self, recorders: Sequence[Sequence[OutputRecorder]]) -> None:
         """Cache what ``recorders[i]`` (every recorder on teacher i) record, if configured.

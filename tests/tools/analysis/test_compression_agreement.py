@@ -89,3 +89,26 @@ def test_multiscale_agreement_runs_alg1_per_level_on_both_rules(tmp_path):
 def test_uncompressed_student_is_refused(tool, tiny_ka, tmp_path):
     with pytest.raises(ValueError, match='is not compressed'):
         tool.main([tiny_ka['config'], tiny_ka['checkpoint'], '--out', str(tmp_path / 'a.png')])
+
+
+def test_teachers_choose_in_the_precision_training_ran_them_in(tiny_ka):
+    """``teacher_dtype='bfloat16'``: the student chooses on X_T as the amalgamator computes
+    it in training (bf16 teachers under autocast), not on a float32 X_T."""
+    cfg = load_config(tiny_ka['slim_config'])
+    student = build_ka_student(cfg, tiny_ka['slim_checkpoint'])
+    teachers = [model for model, _ in build_teachers(cfg)]
+    data = preprocess(student, load_items(cfg, 2))
+    guides = []
+    choose = student.compression_guide
+
+    def recording_guide(guide):
+        guides.append(guide)
+        return choose(guide)
+
+    student.compression_guide = recording_guide
+    compression_agreement(student, teachers, data)
+    compression_agreement(student, teachers, data, 'bfloat16')
+    assert [g.dtype for g in guides] == [torch.float32, torch.bfloat16]
+    assert not any(g.requires_grad for g in guides)  # the teachers ran without autograd
+    with pytest.raises(ValueError, match="teacher_dtype must be one of.*'float64'"):
+        compression_agreement(student, teachers, data, 'float64')
