@@ -47,23 +47,41 @@ def test_findings_follow_the_numbers():
     assert report.mean_std([0.3, 0.5]) == '40.0 ± 14.1'
 
 
+def test_seeds_that_agree_by_chance_do_not_make_a_difference_real():
+    """Two Student_slim seeds at the same AP (std 0) against the seedless Ensemble: the
+    spread is the pooled one of the seeded rows, not 0."""
+    report = load('table1_report')
+    rows = {'Raw': [record(v) for v in (0.774, 0.778)],
+            'Student': [record(v) for v in (0.777, 0.784)],
+            'Student_slim': [record(0.757), record(0.757)], 'Ensemble': [record(0.752)]}
+    spread = report.seed_spread(rows)
+    pooled = ((0.4 ** 2 / 2 + 0.7 ** 2 / 2) / 3) ** 0.5
+    assert spread['Student_slim'] == pytest.approx(pooled)
+    assert spread['Student'] == pytest.approx(0.7 / 2 ** 0.5)  # its own, above the pooled
+    lines = '\n'.join(report.findings(rows))
+    assert 'Student_slim > Ensemble (paper Table IV: +3.1 AP): within noise (75.7 vs 75.2, ' \
+        '+0.5 AP; 2 sd = 0.7)' in lines
+
+
 def test_findings_count_differences_only_outside_the_seed_spread():
     report = load('table1_report')
-    # Raw: sd 1.0 AP over 3 seeds; Student: sd 0.5; the one-seed rows take the larger, 1.0.
+    # Raw: sd 1.0 AP over 3 seeds; Student: sd 0.5, raised to the pooled sd
+    # sqrt((1.0² + 0.5²) / 2) = 0.79; the one-seed rows take the larger, 1.0.
     rows = {'Raw': [record(v) for v in (0.30, 0.31, 0.32)],
             'Student': [record(v) for v in (0.325, 0.33, 0.335)],
             'Ensemble': [record(0.28)], 'Student_slim': [record(0.35)],
             'slim isometric': [record(0.34)], 'slim random': [record(0.20)],
             'SA+TA label-free': [record(0.31)], 'SAG': [record(0.36)]}
     spread = report.seed_spread(rows)
-    assert spread['Raw'] == pytest.approx(1.0) and spread['Student'] == pytest.approx(0.5)
+    assert spread['Raw'] == pytest.approx(1.0)
+    assert spread['Student'] == pytest.approx((1.25 / 2) ** 0.5)
     assert spread['Student_slim'] == pytest.approx(1.0) and spread['Ensemble'] == 0
     lines = '\n'.join(report.findings(rows))
     # +2.0 AP with 2 sd = 2.0: not outside the spread.
     assert 'Student > Raw (paper: +5.0 AP on VOC): within noise (33.0 vs 31.0, +2.0 AP; ' \
         '2 sd = 2.0)' in lines
-    # The Ensemble has no spread of its own: 2 x the Student's.
-    assert 'Student >= Ensemble: holds (33.0 vs 28.0, +5.0 AP; 2 sd = 1.0)' in lines
+    # The Ensemble has no spread of its own: 2 x the Student's (pooled) one.
+    assert 'Student >= Ensemble: holds (33.0 vs 28.0, +5.0 AP; 2 sd = 1.6)' in lines
     assert 'SA > SAG (Student vs SAG + TA): **does not hold** (33.0 vs 36.0' in lines
     # Within 0.5 AP: 2.0 apart, but 2.0 <= 0.5 + 2 sd.
     assert 'Student_slim within 0.5 AP of Student: within noise (35.0 vs 33.0, +2.0' in lines
