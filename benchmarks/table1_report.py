@@ -59,11 +59,18 @@ def seed_spread(rows: Dict[str, List[dict]]) -> Dict[str, Optional[float]]:
     """
     own = {name: statistics.stdev([100 * v for v in metric(records, 'bbox_mAP')])
            for name, records in rows.items() if len(records) > 1}
-    if not own:
-        return {name: 0.0 if evaluated_once(name) else None for name in rows}
-    pooled = statistics.mean(v ** 2 for v in own.values()) ** 0.5
-    return {name: 0.0 if evaluated_once(name) else
-            max(own[name], pooled) if name in own else max(own.values()) for name in rows}
+    return {name: 0.0 if evaluated_once(name) else spread_of(own, name) for name in rows}
+
+
+def spread_of(seeded: Dict[str, float], name: str) -> Optional[float]:
+    """The spread of row ``name`` given ``seeded``, the spreads of the rows with several
+    seeds: its own, never below their pooled value (root mean square); for a row with one
+    seed, the largest of them; None when no row has several seeds."""
+    if not seeded:
+        return None
+    if name in seeded:
+        return max(seeded[name], statistics.mean(v ** 2 for v in seeded.values()) ** 0.5)
+    return max(seeded.values())
 
 
 def verdict(diff: float, n: Optional[float], within: Optional[float] = None) -> str:
@@ -88,9 +95,9 @@ def premise_findings(rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
     """The paper's premise, per teacher: Teacher_t, trained on its classes only, beats
     ``baseline`` (trained on all classes) on those classes, AP on partition T<t>. The teacher
     is evaluated once; the noise is 2 x the baseline's largest seed std, over all classes
-    and over each teacher's (a std from a few seeds can be 0 by chance on one subset). A
-    baseline with one seed takes the largest such spread of the trained rows with several,
-    as in :func:`seed_spread` (unknown when there is none)."""
+    and over each teacher's (a std from a few seeds can be 0 by chance on one subset), with
+    the floor and the one-seed rule of :func:`seed_spread` (:func:`spread_of`; unknown when
+    no trained row has several seeds)."""
     keys = ['bbox_mAP'] + [f'{part}_bbox_mAP' for part in partitions]
 
     def noise(records: List[dict]) -> float:
@@ -99,7 +106,7 @@ def premise_findings(rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
 
     seeded = {name: noise(records) for name, records in rows.items()
               if len(records) > 1 and not evaluated_once(name)}
-    n = seeded.get(baseline, max(seeded.values()) if seeded else None)
+    n = spread_of(seeded, baseline)
     lines = []
     for t, part in enumerate(partitions, 1):
         teacher = f'Teacher_{t}'
