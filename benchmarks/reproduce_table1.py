@@ -5,7 +5,7 @@
         [--teacher-epochs E] [--student-epochs E] [--seeds 0 [1 ...]] [--only [NAME ...]]
         [--teacher-init scratch|pretrained [--pretrained-raw] [--pretrained-student]]
         [--compute-matched]
-        [--report-only] [--jobs J]
+        [--report-only | --train-only] [--jobs J]
         [--work-dir work_dirs/table1]
         [--out benchmarks/results/table1_<...>.md]
 
@@ -38,7 +38,9 @@ session) resumes from its last validation's checkpoint.
 findings then say "not run" for the students). ``--report-only`` trains nothing and reports
 the rows x seeds whose training has finished, naming the others: rows trained by several
 invocations (e.g. 3 seeds of Raw / Student / Student_slim, one of the others) end in one
-table by a last ``--report-only`` run over all rows and seeds.
+table by a last ``--report-only`` run over all rows and seeds. ``--train-only`` is the
+converse: it trains what is missing and evaluates and writes nothing, so an invocation that
+trains some rows cannot overwrite the table with a partial one.
 
 ``--teacher-init pretrained`` (DINO family) gives the teachers the paper's head start: its
 teachers are UP-DETR pre-trained and then fine-tuned, its students start from scratch
@@ -229,6 +231,10 @@ def parse_args(argv=None):
                         help='train nothing: report the rows (and seeds) whose training has '
                         'finished, naming the others; the way to write one table from rows '
                         'trained by several invocations with different --seeds')
+    parser.add_argument('--train-only', action='store_true',
+                        help='train what is missing (teachers, pre-training, the chosen '
+                        'students) and stop: no evaluation, the table untouched; report '
+                        'later with --report-only')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once, each on cores / jobs threads (also when '
                         'fewer are left to train); default: one per core, a lone model on '
@@ -257,6 +263,9 @@ def parse_args(argv=None):
             parser.error(f'--{which}-epochs must be >= 1, got {epochs}')
         if epochs is None:  # from here on: the epochs used
             setattr(args, f'{which}_epochs', size[f'{which}_epochs'])
+    if args.report_only and args.train_only:
+        parser.error('--report-only trains nothing and --train-only reports nothing; '
+                     'choose one')
     for flag, row in (('raw', 'Raw'), ('student', 'the Student')):
         if getattr(args, f'pretrained_{flag}') and args.teacher_init != 'pretrained':
             parser.error(f'--pretrained-{flag} fine-tunes {row} from the teachers\' '
@@ -691,6 +700,9 @@ def main(argv=None):
     else:
         train(list(untrained.values()), args.jobs, train_tool, log)
         untrained = {}
+    if args.train_only:
+        log(f'--train-only: trained, {args.out} left as it was; write it with --report-only')
+        return None
     not_trained = seeds_by_row(untrained)
     if args.report_only:
         log(f'not trained, left out: {", ".join(not_trained) or "none"}')

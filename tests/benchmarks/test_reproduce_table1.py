@@ -152,6 +152,14 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert '| Raw | 2 |' in text and '| Student | 1 |' in text
     assert 'Not trained yet, so not in the table: `Raw` (seed 2), `Student` (seeds 1, 2).' \
         in text
+    # --train-only: Raw's seed 2 trains, nothing is evaluated and the table stays as it was.
+    assert bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '2', '--train-only']
+                      + args[5:]) is None
+    log = capsys.readouterr().out
+    assert log.count('[table1] training') == 1 and 'training raw-seed2' in log
+    assert 'evaluating' not in log and out.read_text() == text
+    with pytest.raises(SystemExit):  # the two flags contradict each other
+        bench.parse_args(['--report-only', '--train-only'])
     # --only without names: the teachers and the Ensemble (here all cached).
     rows = bench.main(['--size', 'quick', '--only'] + args[5:])
     assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble']
