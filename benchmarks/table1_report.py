@@ -162,6 +162,11 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
     return [
         compare('Student > Raw (paper: +5.0 AP on VOC)', 'Student', 'Raw'),
         compare('Student >= Ensemble', 'Student', 'Ensemble'),
+        # Paper Table V (VOC, Raw 44.94): each term alone helps, both together help most.
+        compare('SA only > Raw (paper Table V: +3.03 AP)', 'SA only', 'Raw'),
+        compare('TA only > Raw (paper Table V: +2.75 AP)', 'TA only', 'Raw'),
+        compare('SA + TA > SA only (paper Table V: +1.97 AP)', 'Student', 'SA only'),
+        compare('SA + TA > TA only (paper Table V: +2.25 AP)', 'Student', 'TA only'),
         compare('SA > SAG (Student vs SAG + TA)', 'Student', 'SAG'),
         compare('Raw >= SAG (paper: SAG no better than Raw)', 'Raw', 'SAG'),
         # Table IV (4 teachers) reports only the slim student: +3.17 over Raw, +3.07 over

@@ -30,13 +30,18 @@ def test_findings_follow_the_numbers():
     report = load('table1_report')
     rows = {'Raw': [record(0.30)], 'Student': [record(0.35)], 'Ensemble': [record(0.40)],
             'SAG': [record(0.28)], 'Student_slim': [record(0.347)],
-            'slim, student guide': [record(0.33)]}
+            'slim, student guide': [record(0.33)], 'SA only': [record(0.36)]}
     lines = '\n'.join(report.findings(rows))
     # One seed per row: plain comparisons, marked as such.
     assert ('Student > Raw (paper: +5.0 AP on VOC): holds (35.0 vs 30.0, +5.0 AP; one seed, '
             'spread not measured)') in lines
     assert 'Student >= Ensemble: **does not hold** (35.0 vs 40.0, -5.0 AP;' in lines
     assert 'Raw >= SAG (paper: SAG no better than Raw): holds' in lines
+    # Table V's decomposition: SA only beats Raw but also the Student; TA only not run.
+    assert 'SA only > Raw (paper Table V: +3.03 AP): holds (36.0 vs 30.0, +6.0 AP;' in lines
+    assert 'SA + TA > SA only (paper Table V: +1.97 AP): **does not hold** (35.0 vs 36.0' \
+        in lines
+    assert 'TA only > Raw (paper Table V: +2.75 AP): not run (needs `TA only`, `Raw`)' in lines
     assert 'SA > SAG (Student vs SAG + TA): holds' in lines
     assert 'Student_slim within 0.5 AP of Student: holds (34.7 vs 35.0, -0.3 AP;' in lines
     assert 'Student_slim > Raw (paper Table IV: +3.2 AP): holds (34.7 vs 30.0, +4.7' in lines
