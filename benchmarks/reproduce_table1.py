@@ -227,14 +227,15 @@ def parse_args(argv=None):
     parser.add_argument('--compute-matched', action='store_true',
                         help=f'also train and report "{COMPUTE_MATCHED}": Raw for the training '
                         'compute of the teachers plus the Student (see the module docstring)')
-    parser.add_argument('--report-only', action='store_true',
-                        help='train nothing: report the rows (and seeds) whose training has '
-                        'finished, naming the others; the way to write one table from rows '
-                        'trained by several invocations with different --seeds')
-    parser.add_argument('--train-only', action='store_true',
-                        help='train what is missing (teachers, pre-training, the chosen '
-                        'students) and stop: no evaluation, the table untouched; report '
-                        'later with --report-only')
+    once = parser.add_mutually_exclusive_group()  # one trains nothing, the other reports nothing
+    once.add_argument('--report-only', action='store_true',
+                      help='train nothing: report the rows (and seeds) whose training has '
+                      'finished, naming the others; the way to write one table from rows '
+                      'trained by several invocations with different --seeds')
+    once.add_argument('--train-only', action='store_true',
+                      help='train what is missing (teachers, pre-training, the chosen '
+                      'students) and stop: no evaluation, the table untouched; report '
+                      'later with --report-only')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once, each on cores / jobs threads (also when '
                         'fewer are left to train); default: one per core, a lone model on '
@@ -263,9 +264,6 @@ def parse_args(argv=None):
             parser.error(f'--{which}-epochs must be >= 1, got {epochs}')
         if epochs is None:  # from here on: the epochs used
             setattr(args, f'{which}_epochs', size[f'{which}_epochs'])
-    if args.report_only and args.train_only:
-        parser.error('--report-only trains nothing and --train-only reports nothing; '
-                     'choose one')
     for flag, row in (('raw', 'Raw'), ('student', 'the Student')):
         if getattr(args, f'pretrained_{flag}') and args.teacher_init != 'pretrained':
             parser.error(f'--pretrained-{flag} fine-tunes {row} from the teachers\' '
