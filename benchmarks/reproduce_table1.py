@@ -33,7 +33,12 @@ its evaluation ``result-<hash of the partitions>.json`` (Raw and Raw_ext are the
 models for 2 and 4 teachers, but are scored on each partition's classes). A rerun trains
 only what is missing, so a full run can be split over several invocations (``--only``); a
 changed config gets a new key and is trained again. A run stopped part-way (the end of a
-session) resumes from its last validation's checkpoint.
+session) resumes from its last validation's checkpoint. Every evaluation is also written to
+``--records`` (default ``benchmarks/results/records/<name>-<key>/``, none for the quick
+size; see ``records.py``), to be committed: on a machine without the work dirs a rerun
+finds it, so the table can be written again (``--report-only``) and a recorded row is not
+trained again; the teachers are trained again only when a KA row is to train or a
+teacher's or the Ensemble's evaluation has no record.
 ``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
 findings then say "not run" for the students). ``--report-only`` trains nothing and reports
 the rows x seeds whose training has finished, naming the others: rows trained by several
@@ -104,10 +109,11 @@ from mmdet.utils import register_all_modules  # noqa: E402
 import mmka  # noqa: E402,F401
 from mmka.datasets import (ensure_shapes_dataset, get_partition,  # noqa: E402
                            write_class_agnostic_splits)
-from mmka.utils import (last_checkpoint, mmka_commit, run_training_jobs,  # noqa: E402
+from mmka.utils import (last_checkpoint, machine, mmka_commit, run_training_jobs,  # noqa: E402
                         set_data_root, set_num_workers, teacher_precision,
                         use_cheap_teachers, use_teacher_cache)
 from mmka.utils.complexity import model_complexity  # noqa: E402
+import records  # noqa: E402
 from table1_report import (COMPUTE_MATCHED, PRETRAINED_RAW, PRETRAINED_STUDENT,  # noqa: E402
                            compute_matched_lines, write_report)
 
@@ -244,6 +250,10 @@ def parse_args(argv=None):
                         help='default: work_dirs/table1 (work_dirs/table1_quick for --size quick)')
     parser.add_argument('--data-root', default=None,
                         help='default: data/shapes (data/shapes_quick for --size quick)')
+    parser.add_argument('--records', default=None,
+                        help='where each evaluation is also written, to be committed and '
+                        'found by later runs on any machine (see benchmarks/records.py); '
+                        'default: benchmarks/results/records, none for --size quick')
     parser.add_argument('--out', default=None,
                         help='markdown table (default: benchmarks/results/'
                         'table1_<partition>[_<size>].md for the default family at the size\'s '
@@ -280,6 +290,9 @@ def parse_args(argv=None):
     quick = '_quick' if args.size == 'quick' else ''  # other data, so other dirs
     args.work_dir = osp.abspath(args.work_dir or f'work_dirs/table1{quick}')
     args.data_root = osp.abspath(args.data_root or f'data/shapes{quick}')
+    if args.records is None:  # quick runs are smoke tests: nothing to commit
+        args.records = None if quick else records.RECORDS
+    args.records = args.records and osp.abspath(args.records)
     pretrained = args.teacher_init == 'pretrained'
     if args.family == DEFAULT_FAMILY and default_epochs and not pretrained:  # cached reports
         suffix = '' if args.size == 'full' else f'_{args.size}'
@@ -324,11 +337,29 @@ def schedule(path: str, args, epochs: int, seed: int) -> Config:
 
 
 def keyed(cfg: Config, name: str, work_dir: str) -> Config:
-    """Set ``cfg.work_dir`` to ``<work_dir>/<name>-<hash of the config>``."""
+    """Set ``cfg.work_dir`` to ``<work_dir>/<name>-<hash of the config>``.
+
+    The hash reads the repository's path as ``.`` (data roots, teachers' and pre-trainings'
+    checkpoints live under it by default), so that a model keeps its key in another checkout
+    or on another machine, where its committed record (:mod:`records`) must find it.
+    """
     cfg.work_dir = None
-    key = hashlib.sha1(cfg.pretty_text.encode()).hexdigest()[:10]
+    key = hashlib.sha1(Config(portable(cfg.to_dict())).pretty_text.encode()).hexdigest()[:10]
     cfg.work_dir = osp.join(work_dir, f'{slug(name)}-{key}')
     return cfg
+
+
+def portable(value):
+    """``value`` (a config's dict, list or leaf) with the repository's path written ``.`` in
+    every string. Before formatting: the formatter wraps lines by their length, so a path
+    replaced in the formatted text would still change it."""
+    if isinstance(value, str):
+        return value.replace(REPO, '.')
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(portable(v) for v in value)
+    return value
 
 
 def resumable(cfg: Config) -> Config:
@@ -541,16 +572,18 @@ def compute_matched_budget(args, teachers: List[Config]) -> dict:
 
 def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple],
              model_cfg: dict, train_dir: Optional[str] = None,
-             commit: Optional[str] = None) -> dict:
-    """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached.
+             commit: Optional[str] = None, records_root: Optional[str] = None) -> dict:
+    """Metrics (all classes + per partition), curve, train time, params and FLOPs; cached
+    in ``cfg.work_dir`` and, with ``records_root``, committed there (:mod:`records`), where
+    a later run on any machine finds it without the checkpoint.
 
     The record also holds ``mmka``, the commit that evaluated it: ``commit`` (the one the
-    run started at) or :func:`mmka_commit` now.
+    run started at) or :func:`mmka_commit` now, and the ``machine`` and ``date``.
     """
-    path = result_path(cfg.work_dir, partitions)
-    if osp.isfile(path):
-        with open(path) as f:
-            return json.load(f)
+    filename = osp.basename(result_path(cfg.work_dir, partitions))
+    cached = records.load(cfg.work_dir, filename, records_root)
+    if cached is not None:
+        return cached
     # In-process loading: the same images, and no worker processes to start and join for
     # one pass over a few hundred small images (it halves the quick size's evaluations).
     cfg = set_num_workers(cfg.copy(), 0)
@@ -560,10 +593,16 @@ def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple
     metrics = Runner.from_cfg(cfg).test()
     result = dict(metrics=metrics, curve=learning_curve(train_dir) if train_dir else [],
                   train_seconds=train_seconds(train_dir) if train_dir else None,
-                  **complexity(model_cfg), mmka=commit or mmka_commit())
-    with open(path, 'w') as f:
-        json.dump(result, f, indent=1)
+                  **complexity(model_cfg), mmka=commit or mmka_commit(), machine=machine(),
+                  date=time.strftime('%Y-%m-%d'))
+    records.save(cfg.work_dir, filename, result, records_root)
     return result
+
+
+def evaluated(cfg: Config, partitions: Dict[str, tuple], records_root: Optional[str]) -> bool:
+    """Whether :func:`evaluate` has a result for ``cfg`` (cached or committed)."""
+    filename = osp.basename(result_path(cfg.work_dir, partitions))
+    return records.exists(cfg.work_dir, filename, records_root)
 
 
 def result_path(work_dir: str, partitions: Dict[str, tuple]) -> str:
@@ -627,11 +666,11 @@ def seeds_by_row(keys) -> List[str]:
             for name, s in seeds.items()]
 
 
-def pretrain(args, untrained_teachers: List[Config], log, train_tool: str) -> Optional[str]:
-    """``--teacher-init pretrained``: make the pre-training data and, while a teacher is
-    still to train (or for ``--pretrained-raw`` / ``--pretrained-student``), the pre-training
-    (:func:`pretrain_job`); returns the report's sentence about it (None for teachers from
-    scratch)."""
+def pretrain(args, needed: bool, log, train_tool: str) -> Optional[str]:
+    """``--teacher-init pretrained``: make the pre-training data and, when ``needed`` (a
+    teacher, Raw_UP or Student_UP is still to train), the pre-training (:func:`pretrain_job`);
+    returns the report's sentence about it (None for teachers from scratch). Its curve is
+    committed as the record ``curve.json`` (:mod:`records`)."""
     if getattr(args, 'teacher_init', 'scratch') != 'pretrained':
         return None
     size = SIZES[args.size]
@@ -640,14 +679,19 @@ def pretrain(args, untrained_teachers: List[Config], log, train_tool: str) -> Op
                           seed=PRETRAIN_DATA_SEED)
     write_class_agnostic_splits(root, name=PRETRAIN_CLASS)
     job = pretrain_job(args)
-    needed = (untrained_teachers or getattr(args, 'pretrained_raw', False)
-              or getattr(args, 'pretrained_student', False))
+    records_root = getattr(args, 'records', None)
     if needed and not osp.isfile(last_checkpoint(job)):
         if args.report_only:
             raise ValueError(f'--report-only: the pre-training in {job.work_dir} is not '
                              'trained; run the same command without --report-only first.')
         train([job], args.jobs, train_tool, log)
-    curve = learning_curve(job.work_dir)
+    record = records.load(job.work_dir, 'curve.json', records_root)
+    if record is None and osp.isfile(last_checkpoint(job)):
+        record = dict(curve=learning_curve(job.work_dir),
+                      train_seconds=train_seconds(job.work_dir), mmka=mmka_commit(),
+                      machine=machine(), date=time.strftime('%Y-%m-%d'))
+        records.save(job.work_dir, 'curve.json', record, records_root)
+    curve = record['curve'] if record else []
     ap = f'{100 * curve[-1][1]:.1f}' if curve else 'not recorded'
     log(f'pre-training {osp.basename(job.work_dir)}: class-agnostic AP {ap}')
     return (f"Teachers: fine-tuned from a class-agnostic pre-training "
@@ -657,6 +701,23 @@ def pretrain(args, untrained_teachers: List[Config], log, train_tool: str) -> Op
             f"class-agnostic AP {ap} on {size['num_val']} other val images), the stand-in "
             "for the paper's UP-DETR pre-training of the teachers; every student starts from "
             'scratch, as in the paper.')
+
+
+def student_jobs(args, teachers: List[Config], budget: Optional[dict]) -> Dict[tuple, Config]:
+    """``{(row name, seed): config}`` of every student row the invocation asks for: the
+    ``--only`` rows (default: all of the family's), and the compute-matched, pre-trained Raw
+    and pre-trained Student rows of their flags, for each of ``--seeds``."""
+    names = list(family_of(args)['students']) if args.only is None else args.only
+    students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
+    if budget:
+        students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
+                         for s in args.seeds})
+    if args.pretrained_raw:
+        students.update({(PRETRAINED_RAW, s): pretrained_raw_job(args, s) for s in args.seeds})
+    if args.pretrained_student:
+        students.update({(PRETRAINED_STUDENT, s): pretrained_student_job(args, teachers, s)
+                         for s in args.seeds})
+    return students
 
 
 def main(argv=None):
@@ -672,56 +733,63 @@ def main(argv=None):
         f'Ensemble, {", ".join(map(str, args.seeds))} for the students')
 
     teachers = teacher_jobs(args)
-    untrained = [c for c in teachers if not osp.isfile(last_checkpoint(c))]
-    pretraining = pretrain(args, untrained, log, train_tool)
-    if args.report_only and untrained:
-        raise ValueError(f'--report-only: the teachers in {[c.work_dir for c in untrained]} '
-                         'are not trained; run the same command without --report-only first.')
+    partitions = {f'T{t}': c for t, c in enumerate(get_partition(args.partition), 1)}
     budget = compute_matched_budget(args, teachers) if args.compute_matched else None
     if budget:  # E_cm before any training
         for line in compute_matched_lines(budget):
             log(line)
-    train(untrained, args.jobs, train_tool, log)
-    names = list(family_of(args)['students']) if args.only is None else args.only
-    students = {(n, s): student_job(n, args, teachers, s) for n in names for s in args.seeds}
-    if budget:
-        students.update({(COMPUTE_MATCHED, s): compute_matched_job(args, budget['epochs'], s)
-                         for s in args.seeds})
-    if args.pretrained_raw:
-        students.update({(PRETRAINED_RAW, s): pretrained_raw_job(args, s) for s in args.seeds})
-    if args.pretrained_student:
-        students.update({(PRETRAINED_STUDENT, s): pretrained_student_job(args, teachers, s)
-                         for s in args.seeds})
-    untrained = {key: c for key, c in students.items() if not osp.isfile(last_checkpoint(c))}
+    students = student_jobs(args, teachers, budget)
+    # A model is done when its checkpoint is here or its evaluation is (cached or committed
+    # by an earlier run, maybe on another machine): it is not trained again.
+    done = {key: osp.isfile(last_checkpoint(c)) or evaluated(c, partitions, args.records)
+            for key, c in students.items()}
+    to_train = {key: c for key, c in students.items() if not done[key]}
     if args.report_only:  # leave them out of the table and name them under it
-        students = {key: c for key, c in students.items() if key not in untrained}
-    else:
-        train(list(untrained.values()), args.jobs, train_tool, log)
-        untrained = {}
+        students = {key: c for key, c in students.items() if done[key]}
+    # The teachers' checkpoints are needed to train a KA row, or for the table to evaluate a
+    # teacher or the Ensemble that has no record yet.
+    judged = [ensemble_cfg(args, teachers, i) for i in range(len(teachers))]
+    judged.append(ensemble_cfg(args, teachers))
+    need_teachers = (
+        not args.train_only and not all(evaluated(c, partitions, args.records) for c in judged)
+        or not args.report_only and
+        any(c.model.type == 'KADETRAmalgamator' for c in to_train.values()))
+    untrained = [c for c in teachers if not osp.isfile(last_checkpoint(c))] \
+        if need_teachers else []
+    if args.report_only and untrained:
+        raise ValueError(f'--report-only: the teachers in {[c.work_dir for c in untrained]} '
+                         'are not trained; run the same command without --report-only first.')
+    from_pretraining = any(key[0] in (PRETRAINED_RAW, PRETRAINED_STUDENT) for key in to_train)
+    pretraining = pretrain(args, bool(untrained) or (from_pretraining and not args.report_only),
+                           log, train_tool)
+    if not args.report_only:
+        train(untrained, args.jobs, train_tool, log)
+        train(list(to_train.values()), args.jobs, train_tool, log)
+        to_train = {}
     if args.train_only:
         log(f'--train-only: trained, {args.out} left as it was; write it with --report-only')
         return None
-    not_trained = seeds_by_row(untrained)
+    not_trained = seeds_by_row(to_train)
     if args.report_only:
         log(f'not trained, left out: {", ".join(not_trained) or "none"}')
 
-    partitions = {f'T{t}': c for t, c in enumerate(get_partition(args.partition), 1)}
     rows, precisions = {}, {}
     for i, teacher in enumerate(teachers):
         log(f'evaluating teacher {i + 1}')
         cfg = ensemble_cfg(args, teachers, i)
         rows[f'Teacher_{i + 1}'] = [evaluate(cfg, None, partitions, teacher.model.to_dict(),
-                                             teacher.work_dir, commit)]
+                                             teacher.work_dir, commit, args.records)]
         precisions[f'Teacher_{i + 1}'] = teacher_precision(cfg)
     log('evaluating the ensemble')
     cfg = ensemble_cfg(args, teachers)
-    rows['Ensemble'] = [evaluate(cfg, None, partitions, {}, commit=commit)]
+    rows['Ensemble'] = [evaluate(cfg, None, partitions, {}, commit=commit,
+                                 records_root=args.records)]
     precisions['Ensemble'] = teacher_precision(cfg)
     for (name, seed), cfg in students.items():
         log(f'evaluating {name} (seed {seed})')
         rows.setdefault(name, []).append(
             evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir,
-                     commit))
+                     commit, args.records))
         precisions[name] = teacher_precision(cfg)
 
     used = dict(size, teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs)

@@ -321,10 +321,30 @@ def other_commits(rows: Dict[str, List[dict]], commit: str) -> List[str]:
     return [f'`{name}` ({commits})' for name, commits in found.items()]
 
 
-def provenance_of_cache(rows: Dict[str, List[dict]], commit: str) -> List[str]:
-    """The report line naming rows cached from another commit than ``commit``, or no line."""
+def other_machines(rows: Dict[str, List[dict]], here: str) -> List[str]:
+    """Rows evaluated on another machine than ``here`` (their committed records, see
+    ``records.py``), e.g. ``['`Raw` (AMD EPYC, 2 cores, ..., 2026-12-02)']``; records older
+    than the machine field are left out (they were made where the report was)."""
+    found = {}
+    for name, records in rows.items():
+        where = sorted({f"{r['machine']}, {r.get('date', 'undated')}" for r in records
+                        if r.get('machine', here) != here})
+        if where:
+            found[name] = '; '.join(where)
+    return [f'`{name}` ({where})' for name, where in found.items()]
+
+
+def provenance_of_cache(rows: Dict[str, List[dict]], commit: str,
+                        here: Optional[str] = None) -> List[str]:
+    """The report lines naming rows cached from another commit than ``commit`` and rows
+    measured on another machine than ``here``, or no lines."""
     others = other_commits(rows, commit)
-    return [f'Evaluated by other commits (cached): {", ".join(others)}.  '] if others else []
+    lines = [f'Evaluated by other commits (cached): {", ".join(others)}.  '] if others else []
+    elsewhere = other_machines(rows, here) if here else []
+    if elsewhere:
+        lines.append(f'Measured on other machines (committed records): '
+                     f'{", ".join(elsewhere)}.  ')
+    return lines
 
 
 def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
@@ -363,7 +383,7 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         f'Machine: {machine()}; {time.strftime("%Y-%m-%d")}; this invocation '
         f'{minutes:.1f} min (cached models are not retrained).  ',
         f'Provenance: {provenance(args.seeds, precisions, commit)}.  ',
-        *provenance_of_cache(rows, commit),
+        *provenance_of_cache(rows, commit, machine()),
         f"Schedule: teachers {size['teacher_epochs']} epochs, every student "
         f"{size['student_epochs']}{matched} epochs (lr step at 5/6), {size['num_train']} "
         f"train / {size['num_val']} val images; seeds {args.seeds} (the teachers: seed "

@@ -1,5 +1,6 @@
 """benchmarks/reproduce_table1.py at its quick size: a well-formed table and picture, caching."""
 import importlib.util
+import os
 import os.path as osp
 import re
 import sys
@@ -109,11 +110,23 @@ def test_rows_from_other_commits_are_named():
     assert report.other_commits({'Raw': [dict(mmka='now')]}, 'now') == []
 
 
+def test_rows_measured_on_other_machines_are_named():
+    """Committed records bring rows measured elsewhere into a report: it says where."""
+    report = load('table1_report')
+    rows = {'Raw': [dict(machine='here', date='d1'), dict(machine='AMD', date='d2')],
+            'Student': [dict(machine='here')], 'SAG': [dict()]}  # SAG: before the field
+    assert report.other_machines(rows, 'here') == ['`Raw` (AMD, d2)']
+    lines = report.provenance_of_cache(rows, 'now', 'here')
+    assert lines[-1] == 'Measured on other machines (committed records): `Raw` (AMD, d2).  '
+    assert report.other_machines(rows, 'AMD') == ['`Raw` (here, d1)', '`Student` (here, undated)']
+
+
 def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     bench = load('reproduce_table1')
     out = tmp_path / 'table1.md'
     args = ['--size', 'quick', '--only', 'Raw', 'Student', '--work-dir', str(tmp_path / 'work'),
-            '--data-root', str(tmp_path / 'data'), '--out', str(out)]
+            '--data-root', str(tmp_path / 'data'), '--out', str(out),
+            '--records', str(tmp_path / 'records')]
     rows = bench.main(args)
     assert list(rows) == ['Teacher_1', 'Teacher_2', 'Ensemble', 'Raw', 'Student']
     text = out.read_text()
@@ -188,6 +201,49 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
         'not run (needs `Student`' in text
     bench.main(['--size', 'quick', '--only', '--compute-matched'] + args[5:])
     assert '[table1] training' not in capsys.readouterr().out  # cached, as every row
+    # Another machine: the work dirs are gone, the committed records are not. The report is
+    # written again from them alone, and a row with a record is not trained again (Raw
+    # needs no teachers, and theirs and the Ensemble's evaluations are recorded too).
+    before = bench.main(['--size', 'quick', '--only', 'Raw', 'Student', '--seeds', '0', '1',
+                         '--report-only'] + args[5:])
+    (tmp_path / 'work').rename(tmp_path / 'gone')
+    capsys.readouterr()
+    after = bench.main(['--size', 'quick', '--only', 'Raw', 'Student', '--seeds', '0', '1',
+                        '--report-only'] + args[5:])
+    assert after == before and '| Raw | 2 |' in out.read_text()
+    assert bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '0'] + args[5:])
+    assert '[table1] training' not in capsys.readouterr().out
+    # A new seed of Raw there trains Raw alone: no teachers (Raw has none, and --train-only
+    # evaluates nothing).
+    bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '3', '--train-only'] + args[5:])
+    log = capsys.readouterr().out
+    assert log.count('[table1] training') == 1 and 'training raw-seed3' in log
+    recorded = sorted(p.name for p in (tmp_path / 'records').iterdir())
+    assert any(name.startswith('raw-seed1-') for name in recorded), recorded
+    assert all(p.suffix == '.json' for p in (tmp_path / 'records').glob('*/*'))
+
+
+def test_keys_do_not_depend_on_where_the_repository_is(tmp_path):
+    """A committed record must find its model in any checkout: here the same script run from
+    a second path to the repository, with its data and work dirs under that path."""
+    os.symlink(REPO, tmp_path / 'checkout')
+
+    def keys(repo):
+        spec = importlib.util.spec_from_file_location(
+            'table1_elsewhere', osp.join(repo, 'benchmarks', 'reproduce_table1.py'))
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        assert bench.REPO == repo
+        args = bench.parse_args(['--family', 'dino', '--size', 'medium', '--work-dir',
+                                 f'{repo}/work_dirs/table1', '--data-root',
+                                 f'{repo}/data/shapes', '--teacher-init', 'pretrained'])
+        teachers = bench.teacher_jobs(args)
+        jobs = teachers + [bench.student_job('Student', args, teachers, 0)]
+        return [osp.basename(c.work_dir) for c in jobs]
+
+    sys.path.insert(0, BENCH)
+    here = keys(REPO)
+    assert keys(str(tmp_path / 'checkout')) == here and len(set(here)) == len(here)
 
 
 def test_evaluation_cache_is_keyed_by_partitions(tmp_path):

@@ -1,0 +1,65 @@
+"""Committed records of benchmark runs: what a trained model measured, kept in the repository.
+
+A benchmark's work dirs (checkpoints, logs, the cached evaluations) stay on the machine
+that trained them; a new machine starts without them. A record is the small JSON that a
+benchmark caches in a model's work dir (``reproduce_table1``: the evaluation
+``result-<partitions key>.json``; ``schedule_plateau``: ``curve.json``), mirrored to
+
+    <records root>/<work dir name>/<file name>
+
+(default root :data:`RECORDS`, committed). The work dir's name is the model's row name and
+the hash of its config (``reproduce_table1.keyed``, independent of where the repository is
+checked out), so a record belongs to one config, and a report can be written again anywhere,
+with rows trained in earlier sessions, from the records alone.
+
+A record stands for a config, not for a set of weights: a model trained again on another
+machine from the same config (a student's teachers, say) is the same recipe, not bit for
+bit the same network.
+"""
+import json
+import os
+import os.path as osp
+from typing import Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+RECORDS = osp.join(REPO, 'benchmarks', 'results', 'records')
+
+
+def record_path(work_dir: str, filename: str, root: str = RECORDS) -> str:
+    """Where the record ``filename`` of the model in ``work_dir`` is committed."""
+    return osp.join(root, osp.basename(osp.normpath(work_dir)), filename)
+
+
+def load(work_dir: str, filename: str, root: Optional[str] = RECORDS) -> Optional[dict]:
+    """``<work_dir>/<filename>``, else its committed record (copied back into ``work_dir``
+    when that exists, so that both places agree), else None. ``root=None``: no records."""
+    for path in (osp.join(work_dir, filename),
+                 record_path(work_dir, filename, root) if root else None):
+        if path and osp.isfile(path):
+            with open(path) as f:
+                data = json.load(f)
+            if path != osp.join(work_dir, filename) and osp.isdir(work_dir):
+                _write(osp.join(work_dir, filename), data)
+            return data
+    return None
+
+
+def save(work_dir: str, filename: str, data: dict, root: Optional[str] = RECORDS) -> None:
+    """Write ``data`` to ``<work_dir>/<filename>`` and to its record (``root=None``: only
+    the former)."""
+    _write(osp.join(work_dir, filename), data)
+    if root:
+        _write(record_path(work_dir, filename, root), data)
+
+
+def exists(work_dir: str, filename: str, root: Optional[str] = RECORDS) -> bool:
+    """Whether ``load`` finds something."""
+    return osp.isfile(osp.join(work_dir, filename)) or bool(
+        root and osp.isfile(record_path(work_dir, filename, root)))
+
+
+def _write(path: str, data: dict) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=1)
+        f.write('\n')

@@ -1,0 +1,32 @@
+"""benchmarks/records.py: evaluations kept in the repository, found where work dirs are not."""
+import json
+import os.path as osp
+import sys
+
+from ..conftest import REPO
+
+sys.path.insert(0, osp.join(REPO, 'benchmarks'))
+import records  # noqa: E402
+
+
+def test_a_record_is_found_once_the_work_dir_is_gone(tmp_path):
+    work, root = tmp_path / 'work' / 'raw-seed0-0123456789', str(tmp_path / 'records')
+    assert records.load(str(work), 'result-x.json', root) is None
+    assert not records.exists(str(work), 'result-x.json', root)
+    records.save(str(work), 'result-x.json', dict(ap=0.5), root)
+    committed = tmp_path / 'records' / 'raw-seed0-0123456789' / 'result-x.json'
+    assert json.loads(committed.read_text()) == dict(ap=0.5)
+    (work / 'result-x.json').unlink()  # another machine: no cache here, the record is
+    assert records.exists(str(work), 'result-x.json', root)
+    assert records.load(str(work), 'result-x.json', root) == dict(ap=0.5)
+    assert json.loads((work / 'result-x.json').read_text()) == dict(ap=0.5)  # copied back
+
+
+def test_the_work_dir_wins_and_no_root_means_no_records(tmp_path):
+    work, root = str(tmp_path / 'w'), str(tmp_path / 'records')
+    records.save(work, 'curve.json', dict(v=1), root)
+    records.save(work, 'curve.json', dict(v=2), None)  # only the work dir
+    assert records.load(work, 'curve.json', root) == dict(v=2)
+    assert records.load(str(tmp_path / 'elsewhere'), 'curve.json', None) is None
+    assert records.record_path(work + '/', 'curve.json', root) == osp.join(root, 'w',
+                                                                            'curve.json')
