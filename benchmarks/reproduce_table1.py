@@ -44,8 +44,9 @@ findings then say "not run" for the students). ``--report-only`` trains nothing 
 the rows x seeds whose training has finished, naming the others: rows trained by several
 invocations (e.g. 3 seeds of Raw / Student / Student_slim, one of the others) end in one
 table by a last ``--report-only`` run over all rows and seeds. ``--train-only`` is the
-converse: it trains what is missing and evaluates and writes nothing, so an invocation that
-trains some rows cannot overwrite the table with a partial one.
+converse: it trains what is missing and evaluates its rows (and the teachers and the
+Ensemble when their checkpoints are here) into their records, but writes no table, so an
+invocation that trains some rows cannot overwrite the table with a partial one.
 
 ``--teacher-init pretrained`` (DINO family) gives the teachers the paper's head start: its
 teachers are UP-DETR pre-trained and then fine-tuned, its students start from scratch
@@ -240,8 +241,8 @@ def parse_args(argv=None):
                       'trained by several invocations with different --seeds')
     once.add_argument('--train-only', action='store_true',
                       help='train what is missing (teachers, pre-training, the chosen '
-                      'students) and stop: no evaluation, the table untouched; report '
-                      'later with --report-only')
+                      'students), evaluate them into their records and stop: the table '
+                      'untouched; report later with --report-only')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once, each on cores / jobs threads (also when '
                         'fewer are left to train); default: one per core, a lone model on '
@@ -703,6 +704,33 @@ def pretrain(args, needed: bool, log, train_tool: str) -> Optional[str]:
             'scratch, as in the paper.')
 
 
+def evaluate_rows(args, teachers: List[Config], students: Dict[tuple, Config],
+                  partitions: Dict[str, tuple], commit: str, log) -> tuple:
+    """:func:`evaluate` each teacher, the Ensemble (none without ``teachers``) and each
+    student; returns ``rows`` (``{row name: [result per seed]}``) and ``precisions`` (the
+    teachers' precision of each row's config)."""
+    rows, precisions = {}, {}
+    for i, teacher in enumerate(teachers):
+        log(f'evaluating teacher {i + 1}')
+        cfg = ensemble_cfg(args, teachers, i)
+        rows[f'Teacher_{i + 1}'] = [evaluate(cfg, None, partitions, teacher.model.to_dict(),
+                                             teacher.work_dir, commit, args.records)]
+        precisions[f'Teacher_{i + 1}'] = teacher_precision(cfg)
+    if teachers:
+        log('evaluating the ensemble')
+        cfg = ensemble_cfg(args, teachers)
+        rows['Ensemble'] = [evaluate(cfg, None, partitions, {}, commit=commit,
+                                     records_root=args.records)]
+        precisions['Ensemble'] = teacher_precision(cfg)
+    for (name, seed), cfg in students.items():
+        log(f'evaluating {name} (seed {seed})')
+        rows.setdefault(name, []).append(
+            evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir,
+                     commit, args.records))
+        precisions[name] = teacher_precision(cfg)
+    return rows, precisions
+
+
 def student_jobs(args, teachers: List[Config], budget: Optional[dict]) -> Dict[tuple, Config]:
     """``{(row name, seed): config}`` of every student row the invocation asks for: the
     ``--only`` rows (default: all of the family's), and the compute-matched, pre-trained Raw
@@ -766,31 +794,17 @@ def main(argv=None):
         train(untrained, args.jobs, train_tool, log)
         train(list(to_train.values()), args.jobs, train_tool, log)
         to_train = {}
-    if args.train_only:
-        log(f'--train-only: trained, {args.out} left as it was; write it with --report-only')
+    if args.train_only:  # the evaluations, for the records; the teachers' when they are here
+        with_teachers = all(osp.isfile(last_checkpoint(c)) for c in teachers)
+        evaluate_rows(args, teachers if with_teachers else [], students, partitions, commit,
+                      log)
+        log(f'--train-only: trained and evaluated (records in {args.records}), {args.out} '
+            'left as it was; write it with --report-only')
         return None
     not_trained = seeds_by_row(to_train)
     if args.report_only:
         log(f'not trained, left out: {", ".join(not_trained) or "none"}')
-
-    rows, precisions = {}, {}
-    for i, teacher in enumerate(teachers):
-        log(f'evaluating teacher {i + 1}')
-        cfg = ensemble_cfg(args, teachers, i)
-        rows[f'Teacher_{i + 1}'] = [evaluate(cfg, None, partitions, teacher.model.to_dict(),
-                                             teacher.work_dir, commit, args.records)]
-        precisions[f'Teacher_{i + 1}'] = teacher_precision(cfg)
-    log('evaluating the ensemble')
-    cfg = ensemble_cfg(args, teachers)
-    rows['Ensemble'] = [evaluate(cfg, None, partitions, {}, commit=commit,
-                                 records_root=args.records)]
-    precisions['Ensemble'] = teacher_precision(cfg)
-    for (name, seed), cfg in students.items():
-        log(f'evaluating {name} (seed {seed})')
-        rows.setdefault(name, []).append(
-            evaluate(cfg, last_checkpoint(cfg), partitions, cfg.model.to_dict(), cfg.work_dir,
-                     commit, args.records))
-        precisions[name] = teacher_precision(cfg)
+    rows, precisions = evaluate_rows(args, teachers, students, partitions, commit, log)
 
     used = dict(size, teacher_epochs=args.teacher_epochs, student_epochs=args.student_epochs)
     write_report(args, used, rows, partitions, minutes=(time.time() - start) / 60,

@@ -170,12 +170,14 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert '| Raw | 2 |' in text and '| Student | 1 |' in text
     assert 'Not trained yet, so not in the table: `Raw` (seed 2), `Student` (seeds 1, 2).' \
         in text
-    # --train-only: Raw's seed 2 trains, nothing is evaluated and the table stays as it was.
+    # --train-only: Raw's seed 2 trains and is evaluated into its record; the table stays as
+    # it was.
     assert bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '2', '--train-only']
                       + args[5:]) is None
     log = capsys.readouterr().out
     assert log.count('[table1] training') == 1 and 'training raw-seed2' in log
-    assert 'evaluating' not in log and out.read_text() == text
+    assert 'evaluating Raw (seed 2)' in log and out.read_text() == text
+    assert list((tmp_path / 'records').glob('raw-seed2-*/result-*.json'))
     with pytest.raises(SystemExit):  # the two flags contradict each other
         bench.parse_args(['--report-only', '--train-only'])
     # --only without names: the teachers and the Ensemble (here all cached).
@@ -218,6 +220,7 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '3', '--train-only'] + args[5:])
     log = capsys.readouterr().out
     assert log.count('[table1] training') == 1 and 'training raw-seed3' in log
+    assert 'evaluating teacher' not in log and 'evaluating Raw (seed 3)' in log
     recorded = sorted(p.name for p in (tmp_path / 'records').iterdir())
     assert any(name.startswith('raw-seed1-') for name in recorded), recorded
     assert all(p.suffix == '.json' for p in (tmp_path / 'records').glob('*/*'))
