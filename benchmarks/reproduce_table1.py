@@ -625,6 +625,20 @@ def learning_curve(work_dir: str) -> List[List[float]]:
     return sorted(curve)
 
 
+def curve_record(cfg: Config, records_root: Optional[str]) -> Optional[dict]:
+    """The record ``curve.json`` of a finished training (``curve`` as :func:`learning_curve`
+    gives it, ``train_seconds``, and the ``mmka`` commit, ``machine`` and ``date`` that
+    recorded it): committed, or made now from ``cfg.work_dir`` when the run has finished
+    here; None for a run that has not."""
+    record = records.load(cfg.work_dir, 'curve.json', records_root)
+    if record is None and osp.isfile(last_checkpoint(cfg)):
+        record = dict(curve=learning_curve(cfg.work_dir),
+                      train_seconds=train_seconds(cfg.work_dir), mmka=mmka_commit(),
+                      machine=machine(), date=time.strftime('%Y-%m-%d'))
+        records.save(cfg.work_dir, 'curve.json', record, records_root)
+    return record
+
+
 def train_seconds(work_dir: str) -> Optional[float]:
     path = osp.join(work_dir, 'train_time.json')
     if not osp.isfile(path):
@@ -686,12 +700,7 @@ def pretrain(args, needed: bool, log, train_tool: str) -> Optional[str]:
             raise ValueError(f'--report-only: the pre-training in {job.work_dir} is not '
                              'trained; run the same command without --report-only first.')
         train([job], args.jobs, train_tool, log)
-    record = records.load(job.work_dir, 'curve.json', records_root)
-    if record is None and osp.isfile(last_checkpoint(job)):
-        record = dict(curve=learning_curve(job.work_dir),
-                      train_seconds=train_seconds(job.work_dir), mmka=mmka_commit(),
-                      machine=machine(), date=time.strftime('%Y-%m-%d'))
-        records.save(job.work_dir, 'curve.json', record, records_root)
+    record = curve_record(job, records_root)
     curve = record['curve'] if record else []
     ap = f'{100 * curve[-1][1]:.1f}' if curve else 'not recorded'
     log(f'pre-training {osp.basename(job.work_dir)}: class-agnostic AP {ap}')

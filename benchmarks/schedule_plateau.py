@@ -46,7 +46,8 @@ from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.utils import (last_checkpoint, machine, mmka_commit, provenance,  # noqa: E402
                         run_training_jobs)
 import records  # noqa: E402
-from reproduce_table1 import keyed, learning_curve, resumable, schedule, train_seconds  # noqa: E402
+from reproduce_table1 import (curve_record, keyed, learning_curve, resumable,  # noqa: E402
+                              schedule)
 
 RAW = 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
 NUM_TRAIN, NUM_VAL = 2000, 500  # the medium embedded data of the Table I study
@@ -85,19 +86,6 @@ def run_cfg(args, epochs: int, seed: int) -> Config:
     cfg = schedule(args.config, table1, epochs, seed)
     cfg.train_cfg.val_interval = args.val_interval
     return resumable(keyed(cfg, f'e{epochs}-seed{seed}', args.work_dir))
-
-
-def run_record(cfg: Config, records_root: str) -> Optional[dict]:
-    """The record of a finished run (``curve`` [[epoch, AP, AP50], ...] and ``train_seconds``
-    with ``mmka``, ``machine``, ``date``): committed, or made now from its work dir when it
-    has finished here; None for a run that has not."""
-    record = records.load(cfg.work_dir, 'curve.json', records_root)
-    if record is None and osp.isfile(last_checkpoint(cfg)):
-        record = dict(curve=learning_curve(cfg.work_dir),
-                      train_seconds=train_seconds(cfg.work_dir), mmka=mmka_commit(),
-                      machine=machine(), date=time.strftime('%Y-%m-%d'))
-        records.save(cfg.work_dir, 'curve.json', record, records_root)
-    return record
 
 
 def import_report(args, path: str) -> List[tuple]:
@@ -165,7 +153,7 @@ def write_report(args, runs: Dict[tuple, Config], minutes: float,
                  commit: Optional[str] = None) -> None:
     """Write ``args.out``; ``commit``: the mmka commit the invocation started at (default:
     HEAD now)."""
-    recorded = {key: run_record(cfg, args.records) for key, cfg in runs.items()}
+    recorded = {key: curve_record(cfg, args.records) for key, cfg in runs.items()}
     curves = {key: rec['curve'] if rec else learning_curve(runs[key].work_dir)
               for key, rec in recorded.items()}
     finals: Dict[int, List[float]] = {e: [] for e in args.schedules}
