@@ -15,7 +15,12 @@ with rows trained in earlier sessions, from the records alone.
 A record stands for a config, not for a set of weights: a model trained again on another
 machine from the same config (a student's teachers, say) is the same recipe, not bit for
 bit the same network.
+
+    python benchmarks/records.py [PREFIX ...] [--root DIR]
+
+lists the records (of the models whose folder starts with a PREFIX) as a markdown table.
 """
+import argparse
 import json
 import os
 import os.path as osp
@@ -58,8 +63,46 @@ def exists(work_dir: str, filename: str, root: Optional[str] = RECORDS) -> bool:
         root and osp.isfile(record_path(work_dir, filename, root)))
 
 
+def summary(root: str = RECORDS, prefixes=()) -> str:
+    """A markdown table of the records under ``root``: model folder, file, AP at the end (the
+    evaluation's, else the curve's last point), the curve's epochs, train minutes, and the
+    commit, machine and date that measured it (or the file it was imported from)."""
+    lines = ['| model | record | AP | epochs | train (min) | measured by |',
+             '|---|---|---|---|---|---|']
+    for model in sorted(os.listdir(root)) if osp.isdir(root) else []:
+        if prefixes and not model.startswith(tuple(prefixes)):
+            continue
+        for filename in sorted(os.listdir(osp.join(root, model))):
+            with open(osp.join(root, model, filename)) as f:
+                rec = json.load(f)
+            curve = rec.get('curve') or []
+            ap = rec.get('metrics', {}).get('coco/bbox_mAP', curve[-1][1] if curve else None)
+            seconds = rec.get('train_seconds')
+            if rec.get('imported_from'):
+                by = f"imported from {rec['imported_from']}"
+            else:
+                by = f"mmka {rec.get('mmka', '?')}, {rec.get('machine', '?')}, " \
+                     f"{rec.get('date', '?')}"
+            lines.append(f"| {model} | {filename} | {'—' if ap is None else f'{100 * ap:.1f}'} | "
+                         f"{curve[-1][0] if curve else '—'} | "
+                         f"{'—' if seconds is None else f'{seconds / 60:.0f}'} | {by} |")
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description='List the committed records.')
+    parser.add_argument('prefixes', nargs='*', help='model folders starting with these')
+    parser.add_argument('--root', default=RECORDS)
+    args = parser.parse_args(argv)
+    print(summary(args.root, args.prefixes))
+
+
 def _write(path: str, data: dict) -> None:
     os.makedirs(osp.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(data, f, indent=1)
         f.write('\n')
+
+
+if __name__ == '__main__':
+    main()
