@@ -208,19 +208,15 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     # needs no teachers, and theirs and the Ensemble's evaluations are recorded too).
     before = bench.main(['--size', 'quick', '--only', 'Raw', 'Student', '--seeds', '0', '1',
                          '--report-only'] + args[5:])
-    (tmp_path / 'work').rename(tmp_path / 'gone')
+    for lost in [*(tmp_path / 'work').glob('*/*.pth'), *(tmp_path / 'work').glob('*/result-*')]:
+        lost.unlink()  # the checkpoints and cached evaluations (folders kept: mmengine's
+        # visualizer of an earlier Runner in this process may still write into one)
     capsys.readouterr()
     after = bench.main(['--size', 'quick', '--only', 'Raw', 'Student', '--seeds', '0', '1',
                         '--report-only'] + args[5:])
     assert after == before and '| Raw | 2 |' in out.read_text()
     assert bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '0'] + args[5:])
     assert '[table1] training' not in capsys.readouterr().out
-    # A new seed of Raw there trains Raw alone: no teachers (Raw has none, and --train-only
-    # evaluates nothing).
-    bench.main(['--size', 'quick', '--only', 'Raw', '--seeds', '3', '--train-only'] + args[5:])
-    log = capsys.readouterr().out
-    assert log.count('[table1] training') == 1 and 'training raw-seed3' in log
-    assert 'evaluating teacher' not in log and 'evaluating Raw (seed 3)' in log
     recorded = sorted(p.name for p in (tmp_path / 'records').iterdir())
     assert any(name.startswith('raw-seed1-') for name in recorded), recorded
     assert all(p.suffix == '.json' for p in (tmp_path / 'records').glob('*/*'))
