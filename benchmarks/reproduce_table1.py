@@ -46,7 +46,10 @@ invocations (e.g. 3 seeds of Raw / Student / Student_slim, one of the others) en
 table by a last ``--report-only`` run over all rows and seeds. ``--train-only`` is the
 converse: it trains what is missing and evaluates its rows (and the teachers and the
 Ensemble when their checkpoints are here) into their records, but writes no table, so an
-invocation that trains some rows cannot overwrite the table with a partial one.
+invocation that trains some rows cannot overwrite the table with a partial one. Every run
+but ``--report-only`` evaluates each model as soon as it is here: the teachers and the
+Ensemble before any student trains, each student when its own training ends, so a session
+that stops while a long row trains keeps the records of everything finished before it.
 
 ``--teacher-init pretrained`` (DINO family) gives the teachers the paper's head start: its
 teachers are UP-DETR pre-trained and then fine-tuned, its students start from scratch
@@ -95,7 +98,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -665,11 +668,14 @@ def training_slots(jobs: Optional[int], runs: int) -> int:
     return jobs or min(os.cpu_count() or 1, max(1, runs))
 
 
-def train(cfgs: List[Config], jobs: Optional[int], train_tool: str, log) -> None:
+def train(cfgs: List[Config], jobs: Optional[int], train_tool: str, log,
+          on_trained: Optional[Callable[[Config], None]] = None) -> None:
     """Train ``cfgs`` (resuming each from its last checkpoint), :func:`training_slots` at
-    once."""
-    todo = [(osp.basename(c.work_dir), resumable(copy.deepcopy(c))) for c in cfgs]
-    run_training_jobs(todo, train_tool, training_slots(jobs, len(todo)), log=log)
+    once; ``on_trained(cfg)`` as soon as ``cfg``'s training has finished."""
+    by_name = {osp.basename(c.work_dir): c for c in cfgs}
+    todo = [(name, resumable(copy.deepcopy(c))) for name, c in by_name.items()]
+    run_training_jobs(todo, train_tool, training_slots(jobs, len(todo)), log=log,
+                      on_trained=on_trained and (lambda name: on_trained(by_name[name])))
 
 
 def seeds_by_row(keys) -> List[str]:
@@ -801,7 +807,14 @@ def main(argv=None):
                            log, train_tool)
     if not args.report_only:
         train(untrained, args.jobs, train_tool, log)
-        train(list(to_train.values()), args.jobs, train_tool, log)
+        # Each evaluation as soon as its model is here, into its record: a session that
+        # ends while a long student trains keeps the teachers' and every finished row's.
+        if all(osp.isfile(last_checkpoint(c)) for c in teachers):
+            evaluate_rows(args, teachers, {}, partitions, commit, log)
+        keys = {id(c): key for key, c in to_train.items()}
+        train(list(to_train.values()), args.jobs, train_tool, log,
+              on_trained=lambda c: evaluate_rows(args, [], {keys[id(c)]: c}, partitions,
+                                                 commit, log))
         to_train = {}
     if args.train_only:  # the evaluations, for the records; the teachers' when they are here
         with_teachers = all(osp.isfile(last_checkpoint(c)) for c in teachers)

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -18,7 +18,8 @@ def last_checkpoint(cfg: Config) -> str:
 
 
 def run_training_jobs(jobs: Sequence[Tuple[str, Config]], train_tool: str, parallel: int,
-                      log: Callable[[str], None] = print, report_every: float = 30.0) -> None:
+                      log: Callable[[str], None] = print, report_every: float = 30.0,
+                      on_trained: Optional[Callable[[str], None]] = None) -> None:
     """Train every ``(name, cfg)`` with ``train_tool``, ``parallel`` processes at a time.
 
     Each config is dumped to ``<work_dir>/job_config.py`` and trained by
@@ -27,6 +28,10 @@ def run_training_jobs(jobs: Sequence[Tuple[str, Config]], train_tool: str, paral
     ``log`` every ``report_every`` seconds. Separate single-threaded processes because on
     a few CPU cores two of them get through about 1.25x as many steps as one process with
     two threads (small models do not scale across threads).
+
+    ``on_trained(name)`` runs in this process as soon as job ``name`` has finished, while
+    the others go on (e.g. to evaluate it, so that a run that ends before the rest is not
+    lost with them); the next pending job starts after it returns.
 
     Raises:
         RuntimeError: a job failed; names it and quotes the end of its log (the other jobs
@@ -65,6 +70,8 @@ def run_training_jobs(jobs: Sequence[Tuple[str, Config]], train_tool: str, paral
                 raise RuntimeError(f'Training {name} failed (exit {proc.returncode}); last '
                                    f'lines of {log_path}:\n{tail}')
             log(f'{name} trained')
+            if on_trained is not None:
+                on_trained(name)
         if running and time.time() - last_report > report_every:
             last_report = time.time()
             log('; '.join(f'{name}: {progress(path)}' for name, (_, path) in running.items()))

@@ -264,6 +264,43 @@ def test_report_only_needs_trained_teachers(tmp_path):
     assert not (tmp_path / 'table1.md').exists()
 
 
+def test_train_only_trains_what_its_rows_need_and_records_each_when_it_is_trained(
+        tmp_path, monkeypatch):
+    """Trainings and evaluations faked, their order logged: Raw alone trains no teachers;
+    a KA row trains the teachers, which are evaluated (recorded) before any student trains,
+    and each student is evaluated as soon as its own training has finished."""
+    bench = load('reproduce_table1')
+    events = []
+
+    def fake_training(todo, train_tool, parallel, log, on_trained=None):
+        for name, cfg in todo:
+            events.append(('train', name.rsplit('-', 1)[0]))  # without the key
+            os.makedirs(cfg.work_dir, exist_ok=True)
+            open(bench.last_checkpoint(cfg), 'w').close()
+            on_trained and on_trained(name)
+
+    def fake_evaluate(cfg, checkpoint, partitions, model_cfg, train_dir=None, commit=None,
+                      records_root=None):
+        name = 'ensemble' if train_dir is None else osp.basename(train_dir).rsplit('-', 1)[0]
+        events.append(('evaluate', name))
+        return record(0.5)
+
+    monkeypatch.setattr(bench, 'run_training_jobs', fake_training)
+    monkeypatch.setattr(bench, 'evaluate', fake_evaluate)
+    argv = ['--size', 'quick', '--train-only', '--jobs', '1', '--work-dir',
+            str(tmp_path / 'work'), '--data-root', str(tmp_path / 'data')]
+    bench.main(argv + ['--only', 'Raw'])
+    assert events == [('train', 'raw-seed0')] + [('evaluate', 'raw-seed0')] * 2
+    events.clear()
+    bench.main(argv + ['--only', 'Raw', 'Student', 'SA only'])
+    teachers = [('train', 'teacher1of2'), ('train', 'teacher2of2')]
+    judged = [('evaluate', 'teacher1of2'), ('evaluate', 'teacher2of2'), ('evaluate', 'ensemble')]
+    # Raw has its checkpoint: not trained again.
+    assert events[:6] == teachers + judged + [('train', 'student-seed0')]
+    assert events[6:9] == [('evaluate', 'student-seed0'), ('train', 'sa-only-seed0'),
+                            ('evaluate', 'sa-only-seed0')]
+
+
 def test_jobs_are_slots_even_for_fewer_runs(monkeypatch):
     bench = load('reproduce_table1')
     monkeypatch.setattr(bench.os, 'cpu_count', lambda: 2)

@@ -38,10 +38,15 @@ def tool(tmp_path):
 
 def test_jobs_run_in_parallel_and_report(tmp_path, tool):
     jobs = [job(tmp_path, f'm{i}') for i in range(3)]
-    messages = []
-    run_training_jobs(jobs, tool, parallel=2, log=messages.append, report_every=0.0)
+    messages, done = [], []
+    paths = dict((name, last_checkpoint(cfg)) for name, cfg in jobs)
+    # Each job is handed over once, when its checkpoint is there.
+    on_trained = lambda name: done.append((name, os.path.isfile(paths[name])))  # noqa: E731
+    run_training_jobs(jobs, tool, parallel=2, log=messages.append, report_every=0.0,
+                      on_trained=on_trained)
     for _, cfg in jobs:
         assert os.path.isfile(last_checkpoint(cfg))
+    assert sorted(done) == [('m0', True), ('m1', True), ('m2', True)]
     assert sum(m.endswith(' trained') for m in messages) == 3
     assert any('epoch 1, iter 5/10, eta 0:00:03' in m for m in messages)
 
