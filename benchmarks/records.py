@@ -65,10 +65,12 @@ def exists(work_dir: str, filename: str, root: Optional[str] = RECORDS) -> bool:
 
 def summary(root: str = RECORDS, prefixes=()) -> str:
     """A markdown table of the records under ``root``: model folder, file, AP at the end (the
-    evaluation's, else the curve's last point), the curve's epochs, train minutes, and the
-    commit, machine and date that measured it (or the file it was imported from)."""
-    lines = ['| model | record | AP | epochs | train (min) | measured by |',
-             '|---|---|---|---|---|---|']
+    evaluation's, else the curve's last point), the evaluation's AP on each partition's
+    classes (``T1 78.9, T2 76.3``; a teacher's AP on its own classes is one of them), the
+    curve's epochs, train minutes, and the commit, machine and date that measured it (or
+    the file it was imported from)."""
+    lines = ['| model | record | AP | AP per partition | epochs | train (min) | measured by |',
+             '|---|---|---|---|---|---|---|']
     for model in sorted(os.listdir(root)) if osp.isdir(root) else []:
         if prefixes and not model.startswith(tuple(prefixes)):
             continue
@@ -76,7 +78,10 @@ def summary(root: str = RECORDS, prefixes=()) -> str:
             with open(osp.join(root, model, filename)) as f:
                 rec = json.load(f)
             curve = rec.get('curve') or []
-            ap = rec.get('metrics', {}).get('coco/bbox_mAP', curve[-1][1] if curve else None)
+            metrics = rec.get('metrics', {})
+            ap = metrics.get('coco/bbox_mAP', curve[-1][1] if curve else None)
+            parts = ', '.join(f"{key[5:-9]} {100 * value:.1f}" for key, value in metrics.items()
+                              if key.startswith('coco/T') and key.endswith('_bbox_mAP'))
             seconds = rec.get('train_seconds')
             if rec.get('imported_from'):
                 by = f"imported from {rec['imported_from']}"
@@ -84,7 +89,7 @@ def summary(root: str = RECORDS, prefixes=()) -> str:
                 by = f"mmka {rec.get('mmka', '?')}, {rec.get('machine', '?')}, " \
                      f"{rec.get('date', '?')}"
             lines.append(f"| {model} | {filename} | {'—' if ap is None else f'{100 * ap:.1f}'} | "
-                         f"{curve[-1][0] if curve else '—'} | "
+                         f"{parts or '—'} | {curve[-1][0] if curve else '—'} | "
                          f"{'—' if seconds is None else f'{seconds / 60:.0f}'} | {by} |")
     return '\n'.join(lines)
 

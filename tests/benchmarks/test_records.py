@@ -34,7 +34,8 @@ def test_the_work_dir_wins_and_no_root_means_no_records(tmp_path):
 
 def test_summary_lists_each_record_with_its_ap_and_origin(tmp_path):
     root = str(tmp_path / 'records')
-    metrics = {'coco/bbox_mAP': 0.776}
+    metrics = {'coco/bbox_mAP': 0.776, 'coco/T1_bbox_mAP': 0.789, 'coco/T1_bbox_mAP_50': 0.95,
+               'coco/T2_bbox_mAP': 0.763}
     records.save(str(tmp_path / 'w' / 'dino-raw-seed0-abc'), 'result-x.json',
                  dict(metrics=metrics, curve=[[24, 0.77, 0.9]], train_seconds=600, mmka='c0ffee1',
                       machine='AMD EPYC, 2 cores', date='2026-12-02'), root)
@@ -42,8 +43,9 @@ def test_summary_lists_each_record_with_its_ap_and_origin(tmp_path):
                  dict(curve=[[48, 0.506, None]], train_seconds=3900,
                       imported_from='old.md at 35973e5'), root)
     lines = records.summary(root).splitlines()
-    assert lines[2] == ('| dino-raw-seed0-abc | result-x.json | 77.6 | 24 | 10 | mmka c0ffee1, '
-                        'AMD EPYC, 2 cores, 2026-12-02 |')  # the evaluation's AP, not the curve's
-    assert lines[3] == ('| e48-seed0-def | curve.json | 50.6 | 48 | 65 | imported from old.md '
+    # The evaluation's AP, not the curve's, and each partition's.
+    assert lines[2] == ('| dino-raw-seed0-abc | result-x.json | 77.6 | T1 78.9, T2 76.3 | 24 | '
+                        '10 | mmka c0ffee1, AMD EPYC, 2 cores, 2026-12-02 |')
+    assert lines[3] == ('| e48-seed0-def | curve.json | 50.6 | — | 48 | 65 | imported from old.md '
                         'at 35973e5 |')
     assert len(records.summary(root, ['e48']).splitlines()) == 3
