@@ -811,9 +811,9 @@ def main(argv=None):
         # ends while a long student trains keeps the teachers' and every finished row's.
         if all(osp.isfile(last_checkpoint(c)) for c in teachers):
             evaluate_rows(args, teachers, {}, partitions, commit, log)
-        keys = {id(c): key for key, c in to_train.items()}
+        keys = {c.work_dir: key for key, c in to_train.items()}
         train(list(to_train.values()), args.jobs, train_tool, log,
-              on_trained=lambda c: evaluate_rows(args, [], {keys[id(c)]: c}, partitions,
+              on_trained=lambda c: evaluate_rows(args, [], {keys[c.work_dir]: c}, partitions,
                                                  commit, log))
         to_train = {}
     if args.train_only:  # the evaluations, for the records; the teachers' when they are here
