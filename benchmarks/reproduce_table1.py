@@ -96,6 +96,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import sys
 import time
 from typing import Callable, Dict, List, Optional
@@ -366,21 +367,38 @@ def portable(value):
     return value
 
 
+def resume_point(work_dir: str) -> Optional[str]:
+    """The checkpoint a run in ``work_dir`` resumes from, None for a fresh start.
+
+    mmengine's ``last_checkpoint`` file where the checkpoint it names exists; else the
+    newest ``epoch_N.pth`` there. A run killed while saving (a session's end) can leave
+    ``last_checkpoint`` naming a checkpoint that is gone, and mmengine's own resume then
+    fails with FileNotFoundError instead of going on from what is there.
+    """
+    named = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    if named and osp.isfile(named):
+        return named
+    epochs = [(int(m.group(1)), f) for f in os.listdir(work_dir)
+              if (m := re.fullmatch(r'epoch_(\d+)\.pth', f))] if osp.isdir(work_dir) else []
+    return osp.join(work_dir, max(epochs)[1]) if epochs else None
+
+
 def resumable(cfg: Config) -> Config:
-    """``cfg`` checkpointing at every validation and resuming from its last checkpoint.
+    """``cfg`` checkpointing at every validation and resuming from :func:`resume_point`.
 
     Long rows outlive a session. Set after :func:`keyed`: neither changes what is trained
     (the sampler reseeds every epoch, the train time carries over in the checkpoint), so the
     keys of runs trained before this existed stay valid. A ``load_from`` (a pre-trained
-    teacher's start) is kept for a run with no checkpoint yet and dropped for one that has
-    one: mmengine resumes *from* ``load_from`` when both are set, which would take the
-    pre-training's epoch counter and optimizer state.
+    teacher's start) is kept for a run with no checkpoint yet and replaced by the checkpoint
+    for one that has one: mmengine resumes *from* ``load_from`` when ``resume`` is set, which
+    with the pre-training's weights would take its epoch counter and optimizer state.
     """
     cfg.default_hooks.checkpoint.interval = cfg.train_cfg.val_interval
-    if cfg.get('load_from') and not find_latest_checkpoint(cfg.work_dir):
-        cfg.resume = False  # a fresh start from the weights
+    start = resume_point(cfg.work_dir)
+    if start is None:
+        cfg.resume = False  # a fresh start, from load_from's weights if there are any
     else:
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, start
     return cfg
 
 

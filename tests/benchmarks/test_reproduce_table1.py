@@ -615,9 +615,26 @@ def test_resumable_keeps_load_from_only_for_a_fresh_start(tmp_path):
     (tmp_path / 'epoch_2.pth').write_bytes(b'')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     again = bench.resumable(cfg.copy())
-    assert (again.resume, again.load_from) == (True, None)
+    assert (again.resume, again.load_from) == (True, str(tmp_path / 'epoch_2.pth'))
     plain = bench.resumable(Config(dict(cfg.to_dict(), load_from=None)))
-    assert (plain.resume, plain.load_from) == (True, None)
+    assert (plain.resume, plain.load_from) == (True, str(tmp_path / 'epoch_2.pth'))
+
+
+def test_resumable_goes_on_from_the_newest_checkpoint_there_when_last_checkpoint_is_stale(
+        tmp_path):
+    """A run killed while saving left ``last_checkpoint`` naming epoch_20.pth, which is gone
+    (seen at a session's end): mmengine's own resume would raise FileNotFoundError."""
+    from mmengine.config import Config
+    bench = load('reproduce_table1')
+    cfg = Config(dict(work_dir=str(tmp_path), load_from=None,
+                      train_cfg=dict(val_interval=2), default_hooks=dict(checkpoint={})))
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_20.pth'))
+    assert bench.resumable(cfg.copy()).resume is False  # nothing there: start afresh
+    for epoch in (4, 18, 6):
+        (tmp_path / f'epoch_{epoch}.pth').write_bytes(b'')
+    (tmp_path / 'best_coco.pth').write_bytes(b'')
+    cont = bench.resumable(cfg.copy())
+    assert (cont.resume, cont.load_from) == (True, str(tmp_path / 'epoch_18.pth'))
 
 
 def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_path):
