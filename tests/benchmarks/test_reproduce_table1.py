@@ -142,11 +142,13 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert student['params'] > rows['Raw'][0]['params']  # one more input projection
     assert student['curve'] and student['curve'][-1][0] == 1  # validated at epoch 1
     assert student['train_seconds'] > 0
-    # Trained runs checkpoint at every validation and resume (a row outlives a session);
-    # that is set after keying, so the work dir keeps the key of the config as scheduled.
+    # Trained runs checkpoint at every validation (a row outlives a session; resuming is
+    # tested with `resumable`); that is set after keying, so the work dir keeps the key of
+    # the config as scheduled. This one started afresh.
     job = (tmp_path / 'work').glob('student-seed0-*/job_config.py')
     job = bench.Config.fromfile(str(next(job)))
-    assert job.resume and job.default_hooks.checkpoint.interval == job.train_cfg.val_interval
+    assert job.resume is False
+    assert job.default_hooks.checkpoint.interval == job.train_cfg.val_interval
     png = (tmp_path / 'table1_curves.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 5000
     capsys.readouterr()
