@@ -35,7 +35,8 @@ from mmdet.registry import MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 
 from amalgamation_step import batches  # noqa: E402
-from reproduce_table1 import SIZES, evaluate, keyed, schedule  # noqa: E402
+from reproduce_table1 import evaluate  # noqa: E402
+from table1_rows import SIZES, keyed, schedule  # noqa: E402
 from table1_report import provenance_of_cache  # noqa: E402
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.utils import (last_checkpoint, machine, mmka_commit, provenance,  # noqa: E402

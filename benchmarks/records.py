@@ -8,7 +8,7 @@ benchmark caches in a model's work dir (``reproduce_table1``: the evaluation
     <records root>/<work dir name>/<file name>
 
 (default root :data:`RECORDS`, committed). The work dir's name is the model's row name and
-the hash of its config (``reproduce_table1.keyed``, independent of where the repository is
+the hash of its config (``table1_rows.keyed``, independent of where the repository is
 checked out), so a record belongs to one config, and a report can be written again anywhere,
 with rows trained in earlier sessions, from the records alone.
 

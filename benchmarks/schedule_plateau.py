@@ -46,8 +46,8 @@ from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.utils import (last_checkpoint, machine, mmka_commit, provenance,  # noqa: E402
                         run_training_jobs)
 import records  # noqa: E402
-from reproduce_table1 import (curve_record, keyed, learning_curve, resumable,  # noqa: E402
-                              schedule)
+from reproduce_table1 import curve_record, learning_curve  # noqa: E402
+from table1_rows import keyed, resumable, schedule  # noqa: E402
 
 RAW = 'configs/baselines/conditional-detr_r18tiny_1xb16-30e_shapes.py'
 NUM_TRAIN, NUM_VAL = 2000, 500  # the medium embedded data of the Table I study

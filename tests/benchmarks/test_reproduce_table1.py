@@ -22,6 +22,12 @@ def load(name):
     return module
 
 
+def load_rows():
+    """``table1_rows`` as ``reproduce_table1`` imports it (one module: a patch reaches both)."""
+    load('reproduce_table1')
+    return importlib.import_module('table1_rows')
+
+
 def record(ap, **extra):
     metrics = {f'coco/{k}': ap for k in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')}
     return dict(metrics=metrics, **extra)
@@ -224,12 +230,17 @@ def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     assert all(p.suffix == '.json' for p in (tmp_path / 'records').glob('*/*'))
 
 
-def test_keys_do_not_depend_on_where_the_repository_is(tmp_path):
+def test_keys_do_not_depend_on_where_the_repository_is(tmp_path, monkeypatch):
     """A committed record must find its model in any checkout: here the same script run from
     a second path to the repository, with its data and work dirs under that path."""
     os.symlink(REPO, tmp_path / 'checkout')
+    # Each run imports its own table1_rows (the script's sibling, from its own path), as a
+    # process in that checkout would; the other tests keep theirs.
+    monkeypatch.setattr(sys, 'path', list(sys.path))
+    monkeypatch.delitem(sys.modules, 'table1_rows', raising=False)
 
     def keys(repo):
+        sys.modules.pop('table1_rows', None)
         spec = importlib.util.spec_from_file_location(
             'table1_elsewhere', osp.join(repo, 'benchmarks', 'reproduce_table1.py'))
         bench = importlib.util.module_from_spec(spec)
@@ -437,14 +448,14 @@ KNOWN_RUNS = {
 
 @pytest.mark.parametrize('argv', list(KNOWN_RUNS), ids=' '.join)
 def test_existing_rows_keep_their_keys(argv):
-    bench = load('reproduce_table1')
+    bench, rows = load('reproduce_table1'), load_rows()
     common = ['--work-dir', '/w', '--data-root', '/data/shapes']
     runs = {}
     for flag in ([], ['--compute-matched']):
         args = bench.parse_args(list(argv) + common + flag)
         teachers = bench.teacher_jobs(args)
         runs[tuple(flag)] = [osp.basename(c.work_dir) for c in teachers + [
-            bench.student_job(n, args, teachers, 0) for n in bench.family_of(args)['students']]]
+            bench.student_job(n, args, teachers, 0) for n in rows.family_of(args)['students']]]
     assert runs[()][:len(KNOWN_RUNS[argv])] == KNOWN_RUNS[argv]  # the teachers, then Raw
     assert runs[()] == runs[('--compute-matched', )]  # the flag adds a row, changes none
 
@@ -455,8 +466,8 @@ NOT_IN_DINO = {}
 
 
 def test_dino_family_has_every_row_of_the_conditional_detr_family():
-    bench = load('reproduce_table1')
-    dino, cdetr = bench.DINO_STUDENTS, bench.STUDENTS
+    rows = load_rows()
+    dino, cdetr = rows.DINO_STUDENTS, rows.STUDENTS
     assert list(dino) == [name for name in cdetr if name not in NOT_IN_DINO]
     for name, path in dino.items():
         assert osp.isfile(osp.join(REPO, path)), path
@@ -481,11 +492,11 @@ KNOWN_DINO_ROWS = {
 
 @pytest.mark.parametrize('argv', list(KNOWN_DINO_ROWS), ids=' '.join)
 def test_existing_dino_rows_keep_their_configs(argv, monkeypatch):
-    bench = load('reproduce_table1')
+    bench, rows = load('reproduce_table1'), load_rows()
     args = bench.parse_args(list(argv) + ['--work-dir', '/w', '--data-root', '/data/shapes'])
     teachers = bench.teacher_jobs(args)
-    keyed = bench.keyed
-    monkeypatch.setattr(bench, 'keyed', lambda cfg, name, work_dir: cfg)  # keyed below
+    keyed = rows.keyed
+    monkeypatch.setattr(rows, 'keyed', lambda cfg, name, work_dir: cfg)  # keyed below
     keys = []
     for name in ('Raw', 'Raw_ext', 'Student', 'Student_slim', 'SA only', 'TA only'):
         cfg = bench.student_job(name, args, teachers, 0)
@@ -502,15 +513,15 @@ def test_every_dino_row_builds_as_the_benchmark_configures_it(tmp_path, monkeypa
     from mmdet.registry import MODELS
     from ..models.amalgamators.tiny_setup import T1, T2
     from ..models.detectors.dino_setup import save_dino_teacher, tiny_dino_ka_model
-    bench = load('reproduce_table1')
+    bench, rows = load('reproduce_table1'), load_rows()
     args = bench.parse_args(['--family', 'dino', '--size', 'quick', '--work-dir',
                              str(tmp_path / 'w'), '--data-root', str(tmp_path / 'data')])
     teachers = bench.teacher_jobs(args)
-    monkeypatch.setattr(bench, 'keyed', lambda cfg, name, work_dir: cfg)  # no work dirs here
+    monkeypatch.setattr(rows, 'keyed', lambda cfg, name, work_dir: cfg)  # no work dirs here
     tiny = [save_dino_teacher(tmp_path / 't1.pth', T1, seed=1),
             save_dino_teacher(tmp_path / 't2.pth', T2, seed=2)]
     built = []
-    for name in bench.DINO_STUDENTS:
+    for name in rows.DINO_STUDENTS:
         cfg = bench.student_job(name, args, teachers, 0)
         if cfg.model.type != 'KADETRAmalgamator':
             continue
@@ -519,7 +530,7 @@ def test_every_dino_row_builds_as_the_benchmark_configures_it(tmp_path, monkeypa
         model = MODELS.build(tiny_dino_ka_model(cfg.model, tiny))
         assert (model.teacher_cache is None) is points, name
         built.append(name)
-    assert len(built) == len(bench.DINO_STUDENTS) - 2  # all but Raw and Raw_ext
+    assert len(built) == len(rows.DINO_STUDENTS) - 2  # all but Raw and Raw_ext
 
 
 def test_compute_matched_epochs_count_teachers_and_student():
@@ -668,7 +679,7 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
         log = open(osp.join(teacher.work_dir, 'train.log')).read()
         assert f'Load checkpoint from {teacher.load_from}' in log
         assert 'size mismatch for bbox_head.cls_branches' in log  # 1 class -> 10: not loaded
-    raw_pretrained = bench.pretrained_raw_job(args, 0)
+    raw_pretrained = load_rows().pretrained_raw_job(args, 0)
     assert osp.basename(raw_pretrained.work_dir).startswith('dino-raw--pre-trained-seed0-')
     assert raw_pretrained.load_from == bench.last_checkpoint(pretrain)
     assert raw_pretrained.model.bbox_head.num_classes == 20
@@ -676,7 +687,7 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
     assert f'Load checkpoint from {raw_pretrained.load_from}' in log
     assert "- Student > Raw from the teachers' pre-training" in out.read_text()
     teachers = bench.teacher_jobs(args)
-    student = bench.pretrained_student_job(args, teachers, 0)
+    student = load_rows().pretrained_student_job(args, teachers, 0)
     assert osp.basename(student.work_dir).startswith('dino-student--pre-trained-seed0-')
     assert student.model.student_checkpoint == bench.last_checkpoint(pretrain)
     assert student.model.teacher_cache == bench.student_job('Student', args, teachers,
