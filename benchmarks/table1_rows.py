@@ -155,11 +155,13 @@ def resume_point(work_dir: str) -> Optional[str]:
     ``last_checkpoint`` naming a checkpoint that is gone, and mmengine's own resume then
     fails with FileNotFoundError instead of going on from what is there.
     """
-    named = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    if not osp.isdir(work_dir):
+        return None
+    named = find_latest_checkpoint(work_dir)
     if named and osp.isfile(named):
         return named
     epochs = [(int(m.group(1)), f) for f in os.listdir(work_dir)
-              if (m := re.fullmatch(r'epoch_(\d+)\.pth', f))] if osp.isdir(work_dir) else []
+              if (m := re.fullmatch(r'epoch_(\d+)\.pth', f))]
     return osp.join(work_dir, max(epochs)[1]) if epochs else None
 
 
