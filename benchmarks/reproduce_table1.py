@@ -516,12 +516,15 @@ def main(argv=None):
     to_train = {key: c for key, c in students.items() if not done[key]}
     if args.report_only:  # leave them out of the table and name them under it
         students = {key: c for key, c in students.items() if done[key]}
-    # The teachers' checkpoints are needed to train a KA row, or for the table to evaluate a
-    # teacher or the Ensemble that has no record yet.
+    # The teachers' checkpoints are needed to train a KA row, or to evaluate a teacher or the
+    # Ensemble that has no record yet: for the table, or when they are the only rows asked
+    # for (`--only` with no names, even with --train-only).
     judged = [ensemble_cfg(args, teachers, i) for i in range(len(teachers))]
     judged.append(ensemble_cfg(args, teachers))
+    teachers_only = args.only is not None and not args.only
     need_teachers = (
-        not args.train_only and not all(evaluated(c, partitions, args.records) for c in judged)
+        (not args.train_only or teachers_only)
+        and not all(evaluated(c, partitions, args.records) for c in judged)
         or not args.report_only and
         any(c.model.type == 'KADETRAmalgamator' for c in to_train.values()))
     untrained = [c for c in teachers if not osp.isfile(last_checkpoint(c))] \

@@ -305,9 +305,13 @@ def test_train_only_trains_what_its_rows_need_and_records_each_when_it_is_traine
     bench.main(argv + ['--only', 'Raw'])
     assert events == [('train', 'raw-seed0')] + [('evaluate', 'raw-seed0')] * 2
     events.clear()
-    bench.main(argv + ['--only', 'Raw', 'Student', 'SA only'])
     teachers = [('train', 'teacher1of2'), ('train', 'teacher2of2')]
     judged = [('evaluate', 'teacher1of2'), ('evaluate', 'teacher2of2'), ('evaluate', 'ensemble')]
+    # `--only` with no names: the teachers and the Ensemble are the rows, so they train.
+    bench.main(argv + ['--work-dir', str(tmp_path / 'teachers_only'), '--only'])
+    assert events[:5] == teachers + judged
+    events.clear()
+    bench.main(argv + ['--only', 'Raw', 'Student', 'SA only'])
     # Raw has its checkpoint: not trained again.
     assert events[:6] == teachers + judged + [('train', 'student-seed0')]
     assert events[6:9] == [('evaluate', 'student-seed0'), ('train', 'sa-only-seed0'),
