@@ -372,15 +372,17 @@ def learning_curve(work_dir: str) -> List[List[float]]:
     return sorted(curve)
 
 
-def curve_record(cfg: Config, records_root: Optional[str]) -> Optional[dict]:
+def curve_record(cfg: Config, records_root: Optional[str],
+                 commit: Optional[str] = None) -> Optional[dict]:
     """The record ``curve.json`` of a finished training (``curve`` as :func:`learning_curve`
     gives it, ``train_seconds``, and the ``mmka`` commit, ``machine`` and ``date`` that
     recorded it): committed, or made now from ``cfg.work_dir`` when the run has finished
-    here; None for a run that has not."""
+    here; None for a run that has not. ``commit``: the one the invocation started at, which
+    trained the run (default: HEAD now, which may be a later commit)."""
     record = records.load(cfg.work_dir, 'curve.json', records_root)
     if record is None and osp.isfile(last_checkpoint(cfg)):
         record = dict(curve=learning_curve(cfg.work_dir),
-                      train_seconds=train_seconds(cfg.work_dir), mmka=mmka_commit(),
+                      train_seconds=train_seconds(cfg.work_dir), mmka=commit or mmka_commit(),
                       machine=machine(), date=time.strftime('%Y-%m-%d'))
         records.save(cfg.work_dir, 'curve.json', record, records_root)
     return record
@@ -431,11 +433,13 @@ def seeds_by_row(keys) -> List[str]:
             for name, s in seeds.items()]
 
 
-def pretrain(args, needed: bool, log, train_tool: str) -> Optional[str]:
+def pretrain(args, needed: bool, log, train_tool: str,
+             commit: Optional[str] = None) -> Optional[str]:
     """``--teacher-init pretrained``: make the pre-training data and, when ``needed`` (a
     teacher, Raw_UP or Student_UP is still to train), the pre-training (:func:`pretrain_job`);
     returns the report's sentence about it (None for teachers from scratch). Its curve is
-    committed as the record ``curve.json`` (:mod:`records`)."""
+    committed as the record ``curve.json`` (:mod:`records`) under ``commit``, the one the
+    invocation started at."""
     if getattr(args, 'teacher_init', 'scratch') != 'pretrained':
         return None
     size = SIZES[args.size]
@@ -450,7 +454,7 @@ def pretrain(args, needed: bool, log, train_tool: str) -> Optional[str]:
             raise ValueError(f'--report-only: the pre-training in {job.work_dir} is not '
                              'trained; run the same command without --report-only first.')
         train([job], args.jobs, train_tool, log)
-    record = curve_record(job, records_root)
+    record = curve_record(job, records_root, commit)
     curve = record['curve'] if record else []
     ap = f'{100 * curve[-1][1]:.1f}' if curve else 'not recorded'
     log(f'pre-training {osp.basename(job.work_dir)}: class-agnostic AP {ap}')
@@ -534,7 +538,7 @@ def main(argv=None):
                          'are not trained; run the same command without --report-only first.')
     from_pretraining = any(key[0] in (PRETRAINED_RAW, PRETRAINED_STUDENT) for key in to_train)
     pretraining = pretrain(args, bool(untrained) or (from_pretraining and not args.report_only),
-                           log, train_tool)
+                           log, train_tool, commit)
     if not args.report_only:
         train(untrained, args.jobs, train_tool, log)
         # Each evaluation as soon as its model is here, into its record: a session that

@@ -153,7 +153,7 @@ def write_report(args, runs: Dict[tuple, Config], minutes: float,
                  commit: Optional[str] = None) -> None:
     """Write ``args.out``; ``commit``: the mmka commit the invocation started at (default:
     HEAD now)."""
-    recorded = {key: curve_record(cfg, args.records) for key, cfg in runs.items()}
+    recorded = {key: curve_record(cfg, args.records, commit) for key, cfg in runs.items()}
     curves = {key: rec['curve'] if rec else learning_curve(runs[key].work_dir)
               for key, rec in recorded.items()}
     finals: Dict[int, List[float]] = {e: [] for e in args.schedules}

@@ -709,3 +709,17 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
     assert args.out.endswith('table1_shapes_2t_dino_quick_s1_t1_pretrained.md')
     assert "Teachers: fine-tuned from a class-agnostic pre-training (`dino-pretrain-agnostic-" \
         in out.read_text()
+
+
+def test_curve_record_names_the_commit_the_invocation_started_at(tmp_path):
+    """A commit made while a run trains did not train it: the record keeps the start's."""
+    bench = load('reproduce_table1')
+    from mmengine.config import Config
+    cfg = Config(dict(work_dir=str(tmp_path / 'run'), train_cfg=dict(max_epochs=2)))
+    records_root = str(tmp_path / 'records')
+    assert bench.curve_record(cfg, records_root, 'abc1234') is None  # not trained yet
+    os.makedirs(cfg.work_dir)
+    open(bench.last_checkpoint(cfg), 'w').close()
+    assert bench.curve_record(cfg, records_root, 'abc1234')['mmka'] == 'abc1234'
+    # Committed once: a later invocation reads it back, whatever its own commit.
+    assert bench.curve_record(cfg, records_root, 'def5678')['mmka'] == 'abc1234'
