@@ -34,9 +34,8 @@ import datetime
 import os.path as osp
 import shlex
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
