@@ -1,7 +1,7 @@
 """What the teachers' soft targets carry beyond the labels (paper §III-C, task amalgamation).
 
     python benchmarks/ta_targets.py [reproduce_table1.py's model options] [--row Student]
-        [--num-images N] [--iou-thr 0.5] [--out FILE]
+        [--split train] [--num-images N] [--iou-thr 0.5] [--out FILE]
 
 TA trains the student on the teachers' pooled, filtered last-layer predictions (eqs. 9-11)
 instead of, or beside, the labels. It can only teach what the labels do not already say: a
@@ -13,8 +13,9 @@ trains nothing: it builds the amalgamator of one row (``--row``, default ``Stude
 ``--size``, ``--teacher-epochs``, ``--teacher-init``, ``--partition``; the same trained
 teachers), runs its teachers on the first ``--num-images`` training images and builds the
 targets with the row's own TA hook, as training does (the embedded training pipeline is
-deterministic), then matches them one-to-one (Hungarian, same class, IoU >= ``--iou-thr``)
-to the images' labels and reports
+deterministic; ``--split val``: on validation images instead, which the teachers never
+trained on, to tell what they learned from what they remember), then matches them
+one-to-one (Hungarian, same class, IoU >= ``--iou-thr``) to the images' labels and reports
 
 * targets and labelled objects per image;
 * precision (share of targets matched to a label) and recall (share of labels matched);
@@ -25,7 +26,7 @@ to the images' labels and reports
   target matched), a wrong class (IoU >= thr with a label of another class only), or
   background (no label at IoU >= thr); and their mean confidence.
 
-The results file (default ``benchmarks/results/ta_targets_<table1 suffix>.md``) states the
+The results file (default ``benchmarks/results/ta_targets[_val]_<table1 suffix>.md``) states the
 command, commit, machine, date and the teachers' precision.
 """
 import argparse
@@ -63,8 +64,11 @@ def parse_args(argv=None):
         epilog='Other options are reproduce_table1.py\'s and select its teachers.')
     parser.add_argument('--row', default='Student',
                         help='the row whose TA hook builds the targets (default Student)')
+    parser.add_argument('--split', choices=('train', 'val'), default='train',
+                        help="the images: training's (what TA trains on; default) or the "
+                        'validation ones (unseen by the teachers)')
     parser.add_argument('--num-images', type=int, default=500,
-                        help='training images to compare (default 500)')
+                        help='images to compare (default 500)')
     parser.add_argument('--iou-thr', type=float, default=0.5,
                         help='IoU for a target to match a label (default 0.5)')
     parser.add_argument('--out', default=None, help='markdown results file')
@@ -78,8 +82,11 @@ def parse_args(argv=None):
     if own.row not in rows:
         parser.error(f'--row {own.row!r} is not a row of {args.family}: {list(rows)}')
     suffix = osp.basename(args.out)[len('table1_'):]  # its default Table I file's suffix
-    args.out = own.out or osp.join(REPO, 'benchmarks/results', f'ta_targets_{suffix}')
+    split = '' if own.split == 'train' else f'_{own.split}'
+    args.out = own.out or osp.join(REPO, 'benchmarks/results',
+                                   f'ta_targets{split}_{suffix}')
     args.row, args.num_images, args.iou_thr = own.row, own.num_images, own.iou_thr
+    args.split = own.split
     return args
 
 
@@ -163,8 +170,10 @@ def normalised_labels(sample) -> torch.Tensor:
 
 
 @torch.no_grad()
-def measure(cfg, num_images: int, iou_thr: float, batch_size: int = 16) -> Dict[str, float]:
-    """Summed :data:`COUNTS` over the first ``num_images`` training images of ``cfg``."""
+def measure(cfg, num_images: int, iou_thr: float, split: str = 'train',
+            batch_size: int = 16) -> Dict[str, float]:
+    """Summed :data:`COUNTS` over the first ``num_images`` images of ``cfg``'s ``split``
+    (``'train'`` or ``'val'``) dataset."""
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('teacher_cache', None)  # the teachers run: the cache is training's
     amalgamator = MODELS.build(model_cfg).eval()
@@ -172,7 +181,7 @@ def measure(cfg, num_images: int, iou_thr: float, batch_size: int = 16) -> Dict[
     if hook is None:
         raise ValueError('The row has no TaskAmalgamation hook, so no soft targets; pass a '
                          '--row with TA, e.g. Student or "TA only".')
-    dataset = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
+    dataset = DATASETS.build(copy.deepcopy(cfg[f'{split}_dataloader'].dataset))
     total = dict.fromkeys(COUNTS, 0.0)
     for start in range(0, min(num_images, len(dataset)), batch_size):
         stop = min(start + batch_size, num_images, len(dataset))
@@ -200,7 +209,7 @@ def main(argv=None) -> Dict[str, Optional[float]]:
         raise ValueError(f'The teachers in {missing} are not trained; run '
                          'benchmarks/reproduce_table1.py with the same options first.')
     cfg = table1.student_job(args.row, args, teachers, args.seeds[0])
-    result = summary(measure(cfg, args.num_images, args.iou_thr))
+    result = summary(measure(cfg, args.num_images, args.iou_thr, args.split))
     print(f'[ta_targets] {result}', flush=True)
     write_report(args, cfg, result, commit, argv)
     return result
@@ -222,7 +231,8 @@ def write_report(args, cfg, result: Dict[str, Optional[float]], commit: str,
         f'epochs ({args.teacher_init}): {teachers}; teachers run in '
         f'{teacher_precision(cfg) or "—"}; the TA targets of row `{args.row}` '
         f"(targets={dict(hook.get('targets') or {})}); the first {args.num_images} "
-        f'training images; a target matches a label of its class at IoU >= {args.iou_thr} '
+        f"{'training' if args.split == 'train' else 'validation'} images; a target "
+        f'matches a label of its class at IoU >= {args.iou_thr} '
         '(one-to-one, Hungarian on IoU).', '',
         '| measure | value |', '|---|---|',
         f"| targets per image | {num(result['targets_per_image'])} |",

@@ -1,4 +1,6 @@
 """benchmarks/ta_targets.py: the teachers' soft targets compared with the labels."""
+import os
+
 import pytest
 import torch
 from mmengine.structures import InstanceData
@@ -85,6 +87,11 @@ def test_quick_teachers_targets_are_reported(tmp_path):
     assert text.startswith("# What the teachers' soft targets carry beyond the labels")
     assert '`python benchmarks/ta_targets.py --family dino' in text
     assert 'the first 6 training images' in text and '| recall: labels matched' in text
+    result = bench.main(common + ['--split', 'val', '--num-images', '3', '--out', str(out)])
+    assert 0 <= result['recall'] <= 1 and 'the first 3 validation images' in out.read_text()
+    table1_file = os.path.basename(table1.parse_args(common).out)  # table1_<suffix>
+    assert os.path.basename(bench.parse_args(common + ['--split', 'val']).out) == \
+        'ta_targets_val_' + table1_file[len('table1_'):]
     with pytest.raises(ValueError, match='no TaskAmalgamation hook'):
         bench.main(common + ['--row', 'SA only', '--num-images', '2', '--out', str(out)])
 
