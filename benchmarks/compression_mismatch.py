@@ -50,6 +50,7 @@ from mmka.utils import (last_checkpoint, machine, mmka_commit, set_num_workers, 
 from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
                                  compression_agreement, extended_redundancy, load_items,
                                  preprocess)
+from table1_rows import trained_teacher_jobs  # noqa: E402
 
 REPO = table1.REPO
 
@@ -132,11 +133,7 @@ def main(argv=None) -> List[Dict]:
     args = parse_args(argv)
     register_all_modules()
     commit = mmka_commit()
-    teachers = table1.teacher_jobs(args)
-    missing = [c.work_dir for c in teachers if not osp.isfile(last_checkpoint(c))]
-    if missing:
-        raise ValueError(f'The teachers in {missing} are not trained; run '
-                         'benchmarks/reproduce_table1.py with the same options first.')
+    teachers = trained_teacher_jobs(args)
     records, precision = [], None
     for name in args.only:
         for seed in args.seeds:

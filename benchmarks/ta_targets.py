@@ -49,7 +49,8 @@ from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_overlaps  # noqa: E4
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmka.models.amalgamation_hooks.task_amalgamation import TaskAmalgamation  # noqa: E402
 from mmka.models.amalgamators.base_distiller import run_detector  # noqa: E402
-from mmka.utils import last_checkpoint, machine, mmka_commit, teacher_precision  # noqa: E402
+from mmka.utils import machine, mmka_commit, teacher_precision  # noqa: E402
+from table1_rows import trained_teacher_jobs  # noqa: E402
 
 REPO = table1.REPO
 #: Per-image counts and sums that :func:`compare_with_labels` returns and :func:`summary`
@@ -203,11 +204,7 @@ def main(argv=None) -> Dict[str, Optional[float]]:
     args = parse_args(argv)
     register_all_modules()
     commit = mmka_commit()
-    teachers = table1.teacher_jobs(args)
-    missing = [c.work_dir for c in teachers if not osp.isfile(last_checkpoint(c))]
-    if missing:
-        raise ValueError(f'The teachers in {missing} are not trained; run '
-                         'benchmarks/reproduce_table1.py with the same options first.')
+    teachers = trained_teacher_jobs(args)
     cfg = table1.student_job(args.row, args, teachers, args.seeds[0])
     result = summary(measure(cfg, args.num_images, args.iou_thr, args.split))
     print(f'[ta_targets] {result}', flush=True)

@@ -233,6 +233,20 @@ def teacher_jobs(args) -> List[Config]:
     return teachers
 
 
+def trained_teacher_jobs(args) -> List[Config]:
+    """:func:`teacher_jobs`, for scripts that read the trained teachers' checkpoints.
+
+    Raises:
+        ValueError: naming the work dirs of the teachers that have no checkpoint yet.
+    """
+    teachers = teacher_jobs(args)
+    missing = [c.work_dir for c in teachers if not osp.isfile(last_checkpoint(c))]
+    if missing:
+        raise ValueError(f'The teachers in {missing} are not trained; run '
+                         'benchmarks/reproduce_table1.py with the same options first.')
+    return teachers
+
+
 def teacher_entries(args, teachers: List[Config]) -> List[dict]:
     num = len(teachers)
     pattern = family_of(args)['teacher']
