@@ -689,7 +689,8 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
     assert raw_pretrained.model.bbox_head.num_classes == 20
     log = open(osp.join(raw_pretrained.work_dir, 'train.log')).read()
     assert f'Load checkpoint from {raw_pretrained.load_from}' in log
-    assert "- Student > Raw from the teachers' pre-training" in out.read_text()
+    assert "- Raw from the teachers' pre-training > Student (paper: Raw_UP 1.1 AP above" \
+        in out.read_text()
     teachers = bench.teacher_jobs(args)
     student = load_rows().pretrained_student_job(args, teachers, 0)
     assert osp.basename(student.work_dir).startswith('dino-student--pre-trained-seed0-')
