@@ -45,7 +45,8 @@ import reproduce_table1 as table1  # noqa: E402  (the teachers and rows it train
 from mmengine.dataset import pseudo_collate  # noqa: E402
 
 from mmdet.registry import DATASETS, MODELS  # noqa: E402
-from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_overlaps  # noqa: E402
+from mmdet.structures.bbox import (bbox_cxcywh_to_xyxy, bbox_overlaps,  # noqa: E402
+                                   bbox_xyxy_to_cxcywh)
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmka.models.amalgamation_hooks.task_amalgamation import TaskAmalgamation  # noqa: E402
 from mmka.models.amalgamators.base_distiller import run_detector  # noqa: E402
@@ -161,13 +162,25 @@ def summary(counts: Dict[str, float]) -> Dict[str, Optional[float]]:
 
 
 def normalised_labels(sample) -> torch.Tensor:
-    """A sample's labelled boxes as normalised (cx, cy, w, h), the DETR loss's frame."""
+    """A sample's labelled boxes as normalised (cx, cy, w, h), the frame in which mmdet's
+    DETR heads compare them with predictions (divided by the image shape)."""
     h, w = sample.metainfo['img_shape']
     boxes = sample.gt_instances.bboxes
     boxes = boxes.tensor if hasattr(boxes, 'tensor') else boxes
-    x1, y1, x2, y2 = boxes.float().unbind(-1)
-    return torch.stack([(x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h],
-                       dim=-1)
+    return bbox_xyxy_to_cxcywh(boxes.float()) / boxes.new_tensor([w, h, w, h]).float()
+
+
+def ta_hook_cfg(cfg, row: str) -> dict:
+    """The TaskAmalgamation hook config of ``row``'s amalgamator.
+
+    Raises:
+        ValueError: naming the row, if it has no TA hook (no soft targets to compare).
+    """
+    hooks = [h for h in cfg.model.get('hooks', ()) if h['type'] == 'TaskAmalgamation']
+    if not hooks:
+        raise ValueError(f'Row {row!r} has no TaskAmalgamation hook, so no soft targets; '
+                         'pass a --row with TA, e.g. Student or "TA only".')
+    return hooks[0]
 
 
 @torch.no_grad()
@@ -178,10 +191,8 @@ def measure(cfg, num_images: int, iou_thr: float, split: str = 'train',
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('teacher_cache', None)  # the teachers run: the cache is training's
     amalgamator = MODELS.build(model_cfg).eval()
-    hook = next((h for h in amalgamator.hooks if isinstance(h, TaskAmalgamation)), None)
-    if hook is None:
-        raise ValueError('The row has no TaskAmalgamation hook, so no soft targets; pass a '
-                         '--row with TA, e.g. Student or "TA only".')
+    # main() checked the config with ta_hook_cfg, so the built hook exists.
+    hook = next(h for h in amalgamator.hooks if isinstance(h, TaskAmalgamation))
     dataset = DATASETS.build(copy.deepcopy(cfg[f'{split}_dataloader'].dataset))
     total = dict.fromkeys(COUNTS, 0.0)
     for start in range(0, min(num_images, len(dataset)), batch_size):
@@ -206,6 +217,7 @@ def main(argv=None) -> Dict[str, Optional[float]]:
     commit = mmka_commit()
     teachers = trained_teacher_jobs(args)
     cfg = table1.student_job(args.row, args, teachers, args.seeds[0])
+    ta_hook_cfg(cfg, args.row)
     result = summary(measure(cfg, args.num_images, args.iou_thr, args.split))
     print(f'[ta_targets] {result}', flush=True)
     write_report(args, cfg, result, commit, argv)
@@ -216,7 +228,7 @@ def write_report(args, cfg, result: Dict[str, Optional[float]], commit: str,
                  argv=None) -> None:
     pct = lambda v: '—' if v is None else f'{100 * v:.1f} %'  # noqa: E731
     num = lambda v: '—' if v is None else f'{v:.2f}'  # noqa: E731
-    hook = next(h for h in cfg.model.hooks if h['type'] == 'TaskAmalgamation')
+    hook = ta_hook_cfg(cfg, args.row)
     command = 'python benchmarks/ta_targets.py ' + shlex.join(
         sys.argv[1:] if argv is None else argv)
     teachers = ', '.join(f'`{osp.basename(t.work_dir)}`' for t in table1.teacher_jobs(args))

@@ -5,6 +5,8 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
+from mmdet.structures import DetDataSample
+
 from .test_reproduce_table1 import load
 
 
@@ -70,6 +72,13 @@ def test_images_without_targets_or_labels_count_as_misses():
     assert (counts['background'], counts['matched']) == (1, 0)
 
 
+def test_labels_are_normalised_by_the_image_shape_as_the_detr_loss_does():
+    bench = load('ta_targets')
+    sample = DetDataSample(metainfo=dict(img_shape=(100, 200)))  # (h, w)
+    sample.gt_instances = InstanceData(bboxes=torch.tensor([[20., 10., 60., 50.]]))
+    assert bench.normalised_labels(sample)[0].tolist() == pytest.approx([0.2, 0.3, 0.2, 0.4])
+
+
 def test_quick_teachers_targets_are_reported(tmp_path):
     table1, bench = load('reproduce_table1'), load('ta_targets')
     common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
@@ -92,7 +101,7 @@ def test_quick_teachers_targets_are_reported(tmp_path):
     table1_file = os.path.basename(table1.parse_args(common).out)  # table1_<suffix>
     assert os.path.basename(bench.parse_args(common + ['--split', 'val']).out) == \
         'ta_targets_val_' + table1_file[len('table1_'):]
-    with pytest.raises(ValueError, match='no TaskAmalgamation hook'):
+    with pytest.raises(ValueError, match="Row 'SA only' has no TaskAmalgamation hook"):
         bench.main(common + ['--row', 'SA only', '--num-images', '2', '--out', str(out)])
 
 
