@@ -97,10 +97,9 @@ def test_findings_count_differences_only_outside_the_seed_spread():
     # The Ensemble has no spread of its own: 2 x the Student's (pooled) one.
     assert 'Student >= Ensemble: holds (33.0 vs 28.0, +5.0 AP; 2 sd = 1.6)' in lines
     # Raw_ext, one seed, takes the largest spread (Raw's 1.0): +1.5 is within 2 sd = 2.0.
-    rows['Raw_ext'] = [record(0.315)]
-    assert ('only (paper: +6.45 AP on VOC): within noise (33.0 vs 31.5, +1.5 AP; 2 sd = 2.0)'
-            in '\n'.join(report.findings(rows)))
-    del rows['Raw_ext']
+    with_ext = '\n'.join(report.findings(dict(rows, Raw_ext=[record(0.315)])))
+    assert 'only (paper: +6.45 AP on VOC): within noise (33.0 vs 31.5, +1.5 AP; 2 sd = 2.0)' \
+        in with_ext
     assert 'SA > SAG (Student vs SAG + TA): **does not hold** (33.0 vs 36.0' in lines
     # Within 0.5 AP: 2.0 apart, but 2.0 <= 0.5 + 2 sd.
     assert 'Student_slim within 0.5 AP of Student: within noise (35.0 vs 33.0, +2.0' in lines
