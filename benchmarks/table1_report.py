@@ -339,6 +339,25 @@ def other_machines(rows: Dict[str, List[dict]], here: str) -> List[str]:
     return [f'`{name}` ({where})' for name, where in found.items()]
 
 
+def under_teachers_trained_again(rows: Dict[str, List[dict]]) -> List[str]:
+    """KA rows (every row but the teachers, the Ensemble and the Raw rows) with a record
+    from a machine none of the teachers' records come from, e.g. ``['`SAG` (Intel ...)']``.
+
+    Checkpoints stay on the machine that trained them, so such a row learned from the same
+    teacher configs (same keys) trained again there, not from the teachers in the table;
+    their AP may differ from the recorded one by about a seed's spread."""
+    teachers = {r.get('machine') for name, records in rows.items() if evaluated_once(name)
+                for r in records} - {None}
+    found = {}
+    for name, records in rows.items():
+        if evaluated_once(name) or name.startswith('Raw') or not teachers:
+            continue
+        where = sorted({r['machine'] for r in records if r.get('machine')} - teachers)
+        if where:
+            found[name] = '; '.join(where)
+    return [f'`{name}` ({where})' for name, where in found.items()]
+
+
 def provenance_of_cache(rows: Dict[str, List[dict]], commit: str,
                         here: Optional[str] = None) -> List[str]:
     """The report lines naming rows cached from another commit than ``commit`` and rows
@@ -349,7 +368,20 @@ def provenance_of_cache(rows: Dict[str, List[dict]], commit: str,
     if elsewhere:
         lines.append(f'Measured on other machines (committed records): '
                      f'{", ".join(elsewhere)}.  ')
+    again = under_teachers_trained_again(rows)
+    if again:
+        lines.append('Trained under the teachers trained again on another machine than '
+                     "the teachers' records (same configs and keys; checkpoints do not "
+                     f'travel): {", ".join(again)}.  ')
     return lines
+
+
+def trained_at_once(args) -> str:
+    """How the models this invocation trains share the CPU, for the train time column: a
+    ``--report-only`` run trains none (every time in its table is a cached one)."""
+    if getattr(args, 'report_only', False):
+        return 'this invocation trains none (--report-only)'
+    return f'this invocation trains {args.jobs or os.cpu_count()} at once'
 
 
 def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict[str, tuple],
@@ -397,8 +429,8 @@ def write_report(args, size: dict, rows: Dict[str, List[dict]], partitions: Dict
         'AP in points on the val split, all 20 classes unless stated; "AP50 T<i>": on '
         "teacher i's classes. #params / FLOPs: the deployed network (a student without its "
         "teachers) on one 128x128 image. Train time: wall minutes of the training epochs "
-        "(validation excluded) as measured when the model was trained: this invocation "
-        f"trains {args.jobs or os.cpu_count()} at once, and a cached model keeps the time of "
+        "(validation excluded) as measured when the model was trained: "
+        f"{trained_at_once(args)}, and a cached model keeps the time of "
         "the invocation that trained it, which may have shared the CPU with other jobs. "
         "KA rows trained by this script read their teachers' outputs from a float32 teacher "
         "output cache after their first epoch (the embedded pipeline is deterministic; the "

@@ -133,6 +133,30 @@ def test_rows_measured_on_other_machines_are_named():
     assert report.other_machines(rows, 'AMD') == ['`Raw` (here, d1)', '`Student` (here, undated)']
 
 
+def test_ka_rows_under_teachers_trained_again_elsewhere_are_named():
+    """A KA row from another machine than the teachers' records learned from teachers
+    trained again there: the report says so; Raw rows need no teachers."""
+    report = load('table1_report')
+    rows = {'Teacher_1': [dict(machine='AMD')], 'Ensemble': [dict(machine='AMD')],
+            'Raw': [dict(machine='Intel')], 'Raw_ext': [dict(machine='Intel')],
+            'Student': [dict(machine='AMD'), dict(machine='AMD')],
+            'slim random': [dict(machine='Intel')], 'SAG': [dict()]}
+    assert report.under_teachers_trained_again(rows) == ['`slim random` (Intel)']
+    line = report.provenance_of_cache(rows, 'now', 'AMD')[-1]
+    assert line.startswith('Trained under the teachers trained again') and \
+        line.endswith(': `slim random` (Intel).  ')
+    rows['Teacher_1'].append(dict(machine='Intel'))
+    assert report.under_teachers_trained_again(rows) == []
+
+
+def test_report_only_says_it_trains_nothing():
+    report = load('table1_report')
+    assert report.trained_at_once(type('A', (), dict(report_only=True, jobs=None))) == \
+        'this invocation trains none (--report-only)'
+    assert report.trained_at_once(type('A', (), dict(report_only=False, jobs=2))) == \
+        'this invocation trains 2 at once'
+
+
 def test_quick_run_writes_table_and_curves_and_reuses_models(tmp_path, capsys):
     bench = load('reproduce_table1')
     out = tmp_path / 'table1.md'
