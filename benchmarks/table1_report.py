@@ -348,9 +348,11 @@ def under_teachers_trained_again(rows: Dict[str, List[dict]]) -> List[str]:
     their AP may differ from the recorded one by about a seed's spread."""
     teachers = {r.get('machine') for name, records in rows.items() if evaluated_once(name)
                 for r in records} - {None}
+    if not teachers:  # no teacher record says where it was made
+        return []
     found = {}
     for name, records in rows.items():
-        if evaluated_once(name) or name.startswith('Raw') or not teachers:
+        if evaluated_once(name) or name.startswith('Raw'):
             continue
         where = sorted({r['machine'] for r in records if r.get('machine')} - teachers)
         if where:
