@@ -360,16 +360,26 @@ def result_path(work_dir: str, partitions: Dict[str, tuple]) -> str:
 
 
 def learning_curve(work_dir: str) -> List[List[float]]:
-    """[[epoch, AP, AP50], ...] from the validation records of mmengine's scalars.json."""
-    curve = []
+    """[[epoch, AP, AP50], ...] from the validation records of mmengine's scalars.json.
+
+    Every run in ``work_dir`` (one ``<timestamp>/vis_data`` each) adds its validations: a
+    resumed run continues the curve of the run it resumed. Where two runs validated the same
+    epoch (a run restarted from scratch in the same work dir), the newest run's value is
+    kept, since it trained the checkpoint that is evaluated; the timestamp names sort in
+    time order."""
+    scalars = []
     for root, _, files in os.walk(work_dir):
         if 'scalars.json' in files and osp.basename(root) == 'vis_data':
-            with open(osp.join(root, 'scalars.json')) as f:
-                for line in f:
-                    rec = json.loads(line)
-                    if 'coco/bbox_mAP' in rec:
-                        curve.append([rec['step'], rec['coco/bbox_mAP'], rec['coco/bbox_mAP_50']])
-    return sorted(curve)
+            scalars.append(osp.join(root, 'scalars.json'))
+    by_epoch = {}
+    for path in sorted(scalars):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if 'coco/bbox_mAP' in rec:
+                    by_epoch[rec['step']] = [rec['step'], rec['coco/bbox_mAP'],
+                                             rec['coco/bbox_mAP_50']]
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
 def curve_record(cfg: Config, records_root: Optional[str],

@@ -754,3 +754,23 @@ def test_curve_record_names_the_commit_the_invocation_started_at(tmp_path):
     assert bench.curve_record(cfg, records_root, 'abc1234')['mmka'] == 'abc1234'
     # Committed once: a later invocation reads it back, whatever its own commit.
     assert bench.curve_record(cfg, records_root, 'def5678')['mmka'] == 'abc1234'
+
+
+def write_scalars(work_dir, timestamp, validations):
+    vis = work_dir / timestamp / 'vis_data'
+    vis.mkdir(parents=True)
+    lines = ['{"loss": 1.0, "step": 1}']  # a training record: not part of the curve
+    lines += [f'{{"coco/bbox_mAP": {ap}, "coco/bbox_mAP_50": {ap50}, "step": {epoch}}}'
+              for epoch, ap, ap50 in validations]
+    (vis / 'scalars.json').write_text('\n'.join(lines) + '\n')
+
+
+def test_learning_curve_joins_a_resumed_run_and_keeps_the_newest_of_a_restart(tmp_path):
+    bench = load('reproduce_table1')
+    write_scalars(tmp_path, '20261203_170000', [(2, 0.1, 0.2), (4, 0.3, 0.5)])
+    # A restart from scratch in the same work dir validates epochs 2 and 4 again ...
+    write_scalars(tmp_path, '20261203_180000', [(2, 0.15, 0.25), (4, 0.35, 0.55)])
+    # ... and a resume of it continues the curve.
+    write_scalars(tmp_path, '20261203_190000', [(6, 0.5, 0.7)])
+    assert bench.learning_curve(str(tmp_path)) == [
+        [2, 0.15, 0.25], [4, 0.35, 0.55], [6, 0.5, 0.7]]
