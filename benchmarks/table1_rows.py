@@ -70,6 +70,9 @@ DINO_STUDENTS = {
     'SAG': 'configs/ka/shapes_2t_dino-sag.py',
     'TA label-free': 'configs/ka/shapes_2t_dino-ta-labelfree.py',
     'SA+TA label-free': 'configs/ka/shapes_2t_dino-labelfree.py',
+    # mmka's option for DINO, not in the paper: TA on the two-stage proposals too, the only
+    # term that trains DINO's proposal head without ground truth.
+    'SA+TA label-free, proposal TA': 'configs/ka/shapes_2t_dino-labelfree-proposals.py',
     'slim isometric': 'configs/ka/shapes_2t_dino-slim-isometric.py',
     'slim random': 'configs/ka/shapes_2t_dino-slim-random.py',
     'slim, student guide': 'configs/ka/shapes_2t_dino-slim-student-guide.py',

@@ -499,13 +499,19 @@ def test_existing_rows_keep_their_keys(argv):
 NOT_IN_DINO = {}
 
 
+#: The DINO rows the Conditional DETR family has not, and why.
+ONLY_IN_DINO = {'SA+TA label-free, proposal TA': 'TA on the two-stage proposals, which a '
+                'Conditional DETR has not'}
+
+
 def test_dino_family_has_every_row_of_the_conditional_detr_family():
     rows = load_rows()
     dino, cdetr = rows.DINO_STUDENTS, rows.STUDENTS
-    assert list(dino) == [name for name in cdetr if name not in NOT_IN_DINO]
+    assert [name for name in dino if name not in ONLY_IN_DINO] == \
+        [name for name in cdetr if name not in NOT_IN_DINO]
     for name, path in dino.items():
         assert osp.isfile(osp.join(REPO, path)), path
-        if cdetr[name].startswith('configs/ka/'):  # the sibling of the same row
+        if name in cdetr and cdetr[name].startswith('configs/ka/'):  # the same row's sibling
             assert path == cdetr[name].replace('ka/shapes_2t', 'ka/shapes_2t_dino'), name
 
 

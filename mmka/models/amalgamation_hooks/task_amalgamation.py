@@ -5,9 +5,12 @@ import torch.nn as nn
 from torch import Tensor
 
 from mmdet.registry import MODELS
+from mmdet.models.detectors import DINO
 from mmdet.structures import SampleList
+from ..layers import two_stage_proposals
 from ..task_modules import MATCH_COSTS, SoftTargetBuilder, ta_assigner_cfg
 from .base import AmalgamationHook
+from .recorder import OutputRecorder
 
 
 def head_kind(detector: nn.Module) -> str:
@@ -40,12 +43,19 @@ class TaskAmalgamation(AmalgamationHook):
             the same targets (matched per layer), as the authors' code does. The paper is
             silent. Default False: the last layer only, so layers 1..L-1 learn from the
             ground truth alone (at λ_d).
+        proposals (bool): also distil a DINO student's two-stage proposals (its encoder's
+            top-k class scores and boxes, :func:`two_stage_proposals`) against the same
+            targets, matched on their own: DINO's encoder loss does the same against the
+            labels. Keys ``enc_loss_ta_cls``, ``enc_loss_ta_bbox``, ``enc_loss_ta_iou``.
+            Without ground truth (label-free, λ_d = 0) nothing else trains the proposal
+            branches, since the decoder starts from the proposals' boxes detached. The
+            paper's DETR has no proposals. Default False.
         loss_weight (float): λ_task. Default 1.0 (paper).
     """
 
     def __init__(self, targets: Optional[dict] = None, loss: Optional[dict] = None,
                  match_cost: Optional[str] = None, aux_layers: bool = False,
-                 loss_weight: float = 1.0) -> None:
+                 proposals: bool = False, loss_weight: float = 1.0) -> None:
         super().__init__()
         self.target_cfg = dict(targets or {})
         self.loss_cfg = dict(loss or dict(type='TaskAmalgamationLoss'))
@@ -56,6 +66,7 @@ class TaskAmalgamation(AmalgamationHook):
             raise ValueError(f'Unknown match_cost {match_cost!r}; use one of {MATCH_COSTS}.')
         self.match_cost = match_cost or 'kl'
         self.aux_layers = aux_layers
+        self.proposals = proposals
         self.loss_weight = loss_weight
 
     def setup(self, student: nn.Module, teachers: Sequence[nn.Module],
@@ -72,6 +83,13 @@ class TaskAmalgamation(AmalgamationHook):
         loss_cfg = dict(self.loss_cfg)
         loss_cfg.setdefault('assigner', ta_assigner_cfg(self.match_cost, head=kind))
         self.criterion = MODELS.build(loss_cfg)
+        if self.proposals:
+            if not isinstance(student, DINO):
+                raise ValueError(f'TaskAmalgamation(proposals=True) distils two-stage DINO '
+                                 f'proposals; the student is a {type(student).__name__}. '
+                                 'Set proposals=False, or use a DINO student.')
+            # The decoder's call holds the memory the proposals were picked from.
+            self.proposal_recorder = OutputRecorder(student, ['decoder'], with_kwargs=True)
         super().setup(student, teachers, student_classes, teacher_classes)
 
     def student_modules(self, student: nn.Module) -> List[str]:
@@ -93,4 +111,15 @@ class TaskAmalgamation(AmalgamationHook):
             losses = self.criterion.loss_by_layers(all_cls, all_boxes, targets, metas)
         else:
             losses = self.criterion(all_cls[-1], all_boxes[-1], targets, metas)
+        if self.proposals:
+            call = self.proposal_recorder.kwargs['decoder']
+            enc_cls, enc_boxes = two_stage_proposals(
+                student, call['value'], call['key_padding_mask'], call['spatial_shapes'])
+            losses.update({f'enc_{k}': v for k, v in
+                           self.criterion(enc_cls, enc_boxes, targets, metas).items()})
         return {k: v * self.loss_weight for k, v in losses.items()}
+
+    def clear(self) -> None:
+        super().clear()
+        if self.proposals:
+            self.proposal_recorder.clear()

@@ -11,6 +11,7 @@ from .prenorm_detr_layers import (PreNormDetrTransformerDecoder,
                                   PreNormDetrTransformerEncoderLayer)
 from .sequence_compression import (SequenceCompressor, gather_tokens, select_by_redundancy,
                                    token_redundancy)
+from .two_stage_proposals import two_stage_proposals
 
 __all__ = [
     'AnyDimConditionalDetrDecoder', 'AnyDimDinoTransformerDecoder', 'BoxGroup',
@@ -19,5 +20,5 @@ __all__ = [
     'PreNormDetrTransformerEncoderLayer', 'SequenceCompressor',
     'block_diagonal_mask', 'block_encoder_forward', 'check_point_compatible', 'decode_points',
     'detector_family', 'encode', 'fold_segments', 'gather_tokens', 'query_dim',
-    'select_by_redundancy', 'token_redundancy', 'unfold_segments'
+    'select_by_redundancy', 'token_redundancy', 'two_stage_proposals', 'unfold_segments'
 ]

@@ -186,6 +186,47 @@ def test_label_free_dino_reads_no_annotations(teachers):
         {n for n in params if n.startswith(untrained)}
 
 
+def test_proposal_ta_trains_the_label_free_proposal_head(teachers):
+    """TaskAmalgamation(proposals=True): the student's two-stage proposals are distilled
+    too (their own matching), so without ground truth the proposal head learns; only the
+    denoising label embedding stays untrained."""
+    model = build(teachers, [dict(type='SequenceAmalgamation'),
+                             dict(type='TaskAmalgamation', proposals=True,
+                                  targets=dict(score_thr=0.0))],
+                  gt_loss_weight=0.0)
+    hook = model.hooks[1]
+    seen = []
+    criterion = hook.criterion.forward
+    hook.criterion.forward = lambda cls, boxes, *a: seen.append(boxes) or criterion(
+        cls, boxes, *a)
+    imgs, samples = _batch()
+    for s in samples:
+        del s.gt_instances
+    losses = model.loss(imgs, samples)
+    assert {'enc_loss_ta_cls', 'enc_loss_ta_bbox', 'enc_loss_ta_iou', 'loss_ta_cls'} <= \
+        set(losses)
+    assert not hook.proposal_recorder.outputs  # cleared after the step
+    # The second criterion call distils the proposals the decoder started from.
+    references = []
+    handle = model.student.decoder.register_forward_hook(
+        lambda m, a, kw, out: references.append(kw['reference_points']), with_kwargs=True)
+    with torch.no_grad():
+        run_detector(model.student, imgs, samples)
+    handle.remove()
+    torch.testing.assert_close(seen[1].detach(), references[0])
+    sum(losses.values()).backward()
+    params = dict(model.student.named_parameters())
+    assert {n for n, p in params.items() if p.grad is None} == \
+        {n for n in params if n.startswith('dn_query_generator.')}
+
+
+def test_proposal_ta_needs_a_dino_student(teachers):
+    from .tiny_setup import student_cfg
+    with pytest.raises(ValueError, match='proposals=False, or use a DINO student'):
+        build(teachers, [dict(type='TaskAmalgamation', proposals=True)],
+              student=dict(student_cfg(), num_teachers=2))
+
+
 def test_slim_student_is_guided_by_the_teachers_multilevel_projections(teachers):
     model = build(teachers, [dict(type='SequenceAmalgamation')],
                   student=_student(compression=dict(strategy='redundancy')))
