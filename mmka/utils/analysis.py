@@ -25,7 +25,7 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
@@ -128,12 +128,19 @@ def load_weights(model: nn.Module, checkpoint: str) -> dict:
     """Load ``checkpoint`` into ``model`` strictly; returns the checkpoint dict.
 
     Strict, because a tool that silently ran half-random weights would draw wrong figures.
+    An amalgamation checkpoint also holds its hooks' training-only parameters (``hooks.*``,
+    e.g. SAG's projections), which no detector has: those are left out.
     """
     if not isinstance(checkpoint, str) or not osp.isfile(checkpoint):
         raise FileNotFoundError(f'Checkpoint file {checkpoint!r} does not exist.')
     try:
-        return load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                               logger='silent', revise_keys=REVISE_KEYS)
+        loaded = _load_checkpoint(checkpoint, map_location='cpu', logger='silent')
+        state = loaded.get('state_dict', loaded)
+        if any(key.startswith('student.') for key in state):
+            state = {k: v for k, v in state.items() if not k.startswith('hooks.')}
+        _load_checkpoint_to_model(model, state, strict=True, logger='silent',
+                                  revise_keys=REVISE_KEYS)
+        return loaded
     except (RuntimeError, KeyError, EOFError, OSError, pickle.UnpicklingError) as err:
         raise ValueError(f'Cannot load checkpoint {checkpoint!r} into '
                          f'{type(model).__name__}: {err}') from err

@@ -38,6 +38,22 @@ def test_amalgamation_and_standalone_checkpoints_load_alike(tiny_ka, tmp_path):
         assert torch.equal(value, state[key]), key
 
 
+def test_amalgamation_checkpoints_leave_their_hooks_training_parameters_out(tmp_path):
+    """A SAG amalgamator's checkpoint holds its projections (``hooks.*``) beside the student:
+    the student loads, strictly; any other stray key is still an error."""
+    student = build_detector(student_cfg())
+    state = {f'student.{k}': v for k, v in student.state_dict().items()}
+    state['hooks.0.projections.neck.0.weight'] = torch.zeros(2, 2)
+    torch.save(dict(state_dict=state), str(tmp_path / 'sag.pth'))
+    loaded = build_detector(student_cfg(), str(tmp_path / 'sag.pth'))
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, state[f'student.{key}']), key
+    state['student.stray'] = torch.zeros(1)
+    torch.save(dict(state_dict=state), str(tmp_path / 'stray.pth'))
+    with pytest.raises(ValueError, match='stray'):
+        build_detector(student_cfg(), str(tmp_path / 'stray.pth'))
+
+
 def test_items_and_predictions_per_model(tiny_ka, shapes_root):
     cfg = load_config(tiny_ka['config'], data_root=shapes_root)
     items = load_items(cfg, 2, start=1)
