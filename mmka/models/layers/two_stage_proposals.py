@@ -28,8 +28,12 @@ def two_stage_proposals(detector: nn.Module, memory: Tensor, memory_mask: Option
 
     Returns:
         tuple[Tensor, Tensor]: class logits (B, k, K) and boxes (B, k, 4), normalised
-        (cx, cy, w, h), of the k = ``num_queries`` proposals in rank order; the boxes'
-        sigmoid equals the decoder's initial ``reference_points`` (detached there).
+        (cx, cy, w, h), of the k = ``num_queries`` proposals in rank order; the boxes equal
+        the decoder's initial ``reference_points`` (detached there).
+
+    Cost: the proposal head runs a second time over the n tokens (a linear layer, a norm
+    and two small branches), little beside the encoder; reusing ``pre_decoder``'s own
+    tensors would need a second, label-free path through mmdet's ``pre_decoder``.
     """
     if not isinstance(detector, DINO):
         raise TypeError(f'two_stage_proposals reads a DINO (two-stage, top-k by the maximum '
