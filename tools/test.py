@@ -13,7 +13,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmka  # noqa: F401  (registers mmka modules, allow-lists checkpoint classes)
-from mmka.utils import setup_cpu_distributed
+from mmka.utils import close_distributed, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -64,7 +64,9 @@ def main(argv=None):
     cfg = build_config(args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    return runner.test()
+    metrics = runner.test()
+    close_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmka  # noqa: F401  (registers mmka modules, allow-lists checkpoint classes)
-from mmka.utils import add_teacher_cache_hook, setup_cpu_distributed
+from mmka.utils import add_teacher_cache_hook, close_distributed, setup_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -90,6 +90,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

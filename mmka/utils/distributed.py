@@ -30,3 +30,16 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     return True
+
+
+def close_distributed() -> None:
+    """Destroy the default process group, if any, once a run has ended without an error.
+
+    A gloo process that exits with its group alive can abort in interpreter teardown
+    ("terminate called without an active exception", SIGABRT; pytorch/pytorch#190489): the
+    group's worker threads outlive the interpreter. torchrun then reports the run as failed
+    although it finished. Call this only after success: destroying the group while another
+    rank is still inside a collective (after an exception on this one) can deadlock.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
