@@ -90,7 +90,8 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    close_distributed()
+    if args.launcher != 'none':  # the group is this process's only when it was launched
+        close_distributed()
 
 
 if __name__ == '__main__':
