@@ -86,11 +86,12 @@ def teacher_guided(cfg) -> bool:
         compression.get('train_guide', 'teachers') == 'teachers'
 
 
-def evaluate_ap(cfg, checkpoint: str, eval_guide: str) -> float:
-    """COCO AP of ``checkpoint`` on the val set, P_slim chosen on ``eval_guide``."""
+def evaluate_ap(cfg, checkpoint: str, **compression) -> float:
+    """COCO AP of ``checkpoint`` on the val set, the student's ``compression`` options
+    replaced by ``compression`` (e.g. ``eval_guide='teachers'``, ``strategy='random'``)
+    for this evaluation only."""
     cfg = set_num_workers(copy.deepcopy(cfg), 0)
-    cfg.model.student.compression = dict(cfg.model.student.compression,
-                                          eval_guide=eval_guide)
+    cfg.model.student.compression = dict(cfg.model.student.compression, **compression)
     cfg.load_from = checkpoint
     # The test log goes to the row's work dir, as reproduce_table1.py's evaluation's does
     # (mmdet's one named visualizer keeps the first runner's directory: it must outlive
@@ -153,8 +154,8 @@ def main(argv=None) -> List[Dict]:
             trained = osp.isfile(last_checkpoint(student))
             slim = sequence_measures(cfg, checkpoint, args.num_images)
             record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
-                          ap_student_rule=evaluate_ap(cfg, checkpoint, 'student'),
-                          ap_teacher_rule=evaluate_ap(cfg, checkpoint, 'teachers'),
+                          ap_student_rule=evaluate_ap(cfg, checkpoint, eval_guide='student'),
+                          ap_teacher_rule=evaluate_ap(cfg, checkpoint, eval_guide='teachers'),
                           agreement=slim['agreement'], redundant=slim['redundant'],
                           student_ap=cached_ap(args, student) if trained else None,
                           student_redundant=sequence_measures(
