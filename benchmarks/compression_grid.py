@@ -38,8 +38,8 @@ import reproduce_table1 as table1  # noqa: E402  (the models, work dirs and data
 from compression_mismatch import cached_ap, evaluate_ap  # noqa: E402
 
 from mmdet.utils import register_all_modules  # noqa: E402
-from mmka.utils import last_checkpoint, machine, mmka_commit  # noqa: E402
-from table1_rows import trained_teacher_jobs  # noqa: E402
+from mmka.utils import machine, mmka_commit  # noqa: E402
+from table1_rows import trained_student_jobs, trained_teacher_jobs  # noqa: E402
 
 REPO = table1.REPO
 #: Test-time rules: the compressor options each sets for one evaluation. Redundancy is
@@ -84,31 +84,28 @@ def training_rule(cfg):
     return strategy
 
 
+def refuse_unslim(name: str, cfg) -> None:
+    """Refuse a row whose student does not compress (``--only`` names it)."""
+    if training_rule(cfg) is None:
+        raise ValueError(f'--only {name!r}: its student keeps every segment (compression '
+                         'strategy none), so there is no rule to swap; name a slim row such '
+                         'as Student_slim.')
+
+
 def main(argv=None) -> List[Dict]:
     args = parse_args(argv)
     register_all_modules()
     commit = mmka_commit()
     teachers = trained_teacher_jobs(args)
     records = []
-    for name in args.only:
-        for seed in args.seeds:
-            cfg = table1.student_job(name, args, teachers, seed)
-            rule = training_rule(cfg)
-            if rule is None:
-                raise ValueError(f'--only {name!r}: its student keeps every segment '
-                                 '(compression strategy none), so there is no rule to '
-                                 'swap; name a slim row such as Student_slim.')
-            checkpoint = last_checkpoint(cfg)
-            if not osp.isfile(checkpoint):
-                print(f'[grid] {name} seed {seed}: not trained ({cfg.work_dir}), skipped',
-                      flush=True)
-                continue
-            record = dict(row=name, seed=seed, training_rule=rule,
-                          work_dir=osp.basename(cfg.work_dir), table_ap=cached_ap(args, cfg),
-                          ap={test: evaluate_ap(cfg, checkpoint, **options)
-                              for test, options in TEST_RULES.items()})
-            print(f'[grid] {record}', flush=True)
-            records.append(record)
+    for name, seed, cfg, checkpoint in trained_student_jobs(args, teachers, 'grid',
+                                                            check=refuse_unslim):
+        record = dict(row=name, seed=seed, training_rule=training_rule(cfg),
+                      work_dir=osp.basename(cfg.work_dir), table_ap=cached_ap(args, cfg),
+                      ap={test: evaluate_ap(cfg, checkpoint, **options)
+                          for test, options in TEST_RULES.items()})
+        print(f'[grid] {record}', flush=True)
+        records.append(record)
     write_report(args, records, commit, argv)
     return records
 

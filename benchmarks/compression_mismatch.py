@@ -50,7 +50,7 @@ from mmka.utils import (last_checkpoint, machine, mmka_commit, set_num_workers, 
 from mmka.utils.analysis import (build_ka_student, build_teachers,  # noqa: E402
                                  compression_agreement, extended_redundancy, load_items,
                                  preprocess)
-from table1_rows import trained_teacher_jobs  # noqa: E402
+from table1_rows import trained_student_jobs, trained_teacher_jobs  # noqa: E402
 
 REPO = table1.REPO
 
@@ -84,6 +84,14 @@ def teacher_guided(cfg) -> bool:
     compression = cfg.model.get('student', {}).get('compression') or {}
     return compression.get('strategy') == 'redundancy' and \
         compression.get('train_guide', 'teachers') == 'teachers'
+
+
+def refuse_unguided(name: str, cfg) -> None:
+    """Refuse a row whose training keeps tokens by the same rule as its evaluation."""
+    if not teacher_guided(cfg):
+        raise ValueError(f'--only {name!r}: its student does not choose P_slim on the '
+                         "teachers' X_T in training, so training and evaluation keep tokens "
+                         'by the same rule; name a row such as Student_slim.')
 
 
 def evaluate_ap(cfg, checkpoint: str, **compression) -> float:
@@ -136,33 +144,22 @@ def main(argv=None) -> List[Dict]:
     commit = mmka_commit()
     teachers = trained_teacher_jobs(args)
     records, precision = [], None
-    for name in args.only:
-        for seed in args.seeds:
-            cfg = table1.student_job(name, args, teachers, seed)
-            if not teacher_guided(cfg):
-                raise ValueError(f'--only {name!r}: its student does not choose P_slim on the '
-                                 "teachers' X_T in training, so training and evaluation "
-                                 'keep tokens by the same rule; name a row such as '
-                                 'Student_slim.')
-            checkpoint = last_checkpoint(cfg)
-            if not osp.isfile(checkpoint):
-                print(f'[mismatch] {name} seed {seed}: not trained ({cfg.work_dir}), skipped',
-                      flush=True)
-                continue
-            precision = teacher_precision(cfg)
-            student = table1.student_job('Student', args, teachers, seed)
-            trained = osp.isfile(last_checkpoint(student))
-            slim = sequence_measures(cfg, checkpoint, args.num_images)
-            record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
-                          ap_student_rule=evaluate_ap(cfg, checkpoint, eval_guide='student'),
-                          ap_teacher_rule=evaluate_ap(cfg, checkpoint, eval_guide='teachers'),
-                          agreement=slim['agreement'], redundant=slim['redundant'],
-                          student_ap=cached_ap(args, student) if trained else None,
-                          student_redundant=sequence_measures(
-                              student, last_checkpoint(student), args.num_images,
-                              with_agreement=False)['redundant'] if trained else None)
-            print(f'[mismatch] {record}', flush=True)
-            records.append(record)
+    for name, seed, cfg, checkpoint in trained_student_jobs(args, teachers, 'mismatch',
+                                                            check=refuse_unguided):
+        precision = teacher_precision(cfg)
+        student = table1.student_job('Student', args, teachers, seed)
+        trained = osp.isfile(last_checkpoint(student))
+        slim = sequence_measures(cfg, checkpoint, args.num_images)
+        record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
+                      ap_student_rule=evaluate_ap(cfg, checkpoint, eval_guide='student'),
+                      ap_teacher_rule=evaluate_ap(cfg, checkpoint, eval_guide='teachers'),
+                      agreement=slim['agreement'], redundant=slim['redundant'],
+                      student_ap=cached_ap(args, student) if trained else None,
+                      student_redundant=sequence_measures(
+                          student, last_checkpoint(student), args.num_images,
+                          with_agreement=False)['redundant'] if trained else None)
+        print(f'[mismatch] {record}', flush=True)
+        records.append(record)
     write_report(args, records, commit, precision, argv)
     return records
 

@@ -40,12 +40,12 @@ import reproduce_table1 as table1  # noqa: E402  (the models and work dirs it tr
 from mmdet.structures.bbox import bbox_cxcywh_to_xyxy, bbox_overlaps  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmka.models.amalgamation_hooks.recorder import OutputRecorder  # noqa: E402
-from mmka.utils import last_checkpoint, machine, mmka_commit  # noqa: E402
+from mmka.utils import machine, mmka_commit  # noqa: E402
 from mmka.utils.analysis import (build_detector, detector_cfg, load_items,  # noqa: E402
                                  preprocess)
 from compression_mismatch import cached_ap  # noqa: E402
 from ta_targets import normalised_labels  # noqa: E402
-from table1_rows import trained_teacher_jobs  # noqa: E402
+from table1_rows import trained_student_jobs, trained_teacher_jobs  # noqa: E402
 
 REPO = table1.REPO
 #: The IoUs at which a labelled object counts as covered by a proposal.
@@ -145,19 +145,12 @@ def main(argv=None) -> List[Dict]:
     commit = mmka_commit()
     teachers = trained_teacher_jobs(args)
     records = []
-    for name in args.only:
-        for seed in args.seeds:
-            cfg = table1.student_job(name, args, teachers, seed)
-            checkpoint = last_checkpoint(cfg)
-            if not osp.isfile(checkpoint):
-                print(f'[proposals] {name} seed {seed}: not trained here ({cfg.work_dir}), '
-                      'skipped', flush=True)
-                continue
-            record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
-                          ap=cached_ap(args, cfg),
-                          **summary(measure(cfg, checkpoint, args.num_images)))
-            print(f'[proposals] {record}', flush=True)
-            records.append(record)
+    for name, seed, cfg, checkpoint in trained_student_jobs(args, teachers, 'proposals'):
+        record = dict(row=name, seed=seed, work_dir=osp.basename(cfg.work_dir),
+                      ap=cached_ap(args, cfg),
+                      **summary(measure(cfg, checkpoint, args.num_images)))
+        print(f'[proposals] {record}', flush=True)
+        records.append(record)
     write_report(args, records, commit, argv)
     return records
 

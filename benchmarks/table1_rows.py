@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import re
 import sys
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
@@ -248,6 +248,29 @@ def trained_teacher_jobs(args) -> List[Config]:
         raise ValueError(f'The teachers in {missing} are not trained; run '
                          'benchmarks/reproduce_table1.py with the same options first.')
     return teachers
+
+
+def trained_student_jobs(args, teachers: List[Config], tag: str,
+                         check: Optional[Callable[[str, Config], None]] = None
+                         ) -> Iterator[Tuple[str, int, Config, str]]:
+    """``(row, seed, config, final checkpoint)`` of each ``--only`` row and ``--seeds``
+    seed trained in ``args.work_dir``, for scripts that read the trained students.
+
+    ``check(row, config)``, if given, may refuse a row (by raising) before its checkpoint
+    is looked for, so a wrong row is refused whether or not it is trained. Rows not
+    trained are named on stdout, prefixed ``[tag]``, and skipped.
+    """
+    for name in args.only:
+        for seed in args.seeds:
+            cfg = student_job(name, args, teachers, seed)
+            if check is not None:
+                check(name, cfg)
+            checkpoint = last_checkpoint(cfg)
+            if not osp.isfile(checkpoint):
+                print(f'[{tag}] {name} seed {seed}: not trained ({cfg.work_dir}), skipped',
+                      flush=True)
+                continue
+            yield name, seed, cfg, checkpoint
 
 
 def teacher_entries(args, teachers: List[Config]) -> List[dict]:
