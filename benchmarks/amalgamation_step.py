@@ -68,6 +68,7 @@ def build_model(cfg: Config, variant: str, tmp: str, device: torch.device,
     if not variant.startswith('ka'):
         return MODELS.build(student)
     teachers = []
+    os.makedirs(tmp, exist_ok=True)
     for i, teacher in enumerate(cfg.model.teachers):
         teacher_cfg = Config.fromfile(osp.join(REPO, teacher['config']))
         model = MODELS.build(teacher_cfg.model)
@@ -116,12 +117,15 @@ def measure(args, variants: List[str]) -> Dict[str, dict]:
     cfg = set_data_root(Config.fromfile(args.config), args.data_root.rstrip('/') + '/')
     device = torch.device(args.device)
     cache_dir = tempfile.TemporaryDirectory()
+    # The teachers' checkpoints live as long as the models: the teacher output cache reads
+    # (hashes) them at its first step, not when it is built.
+    teacher_dir = tempfile.TemporaryDirectory()
     models, optims, extra = {}, {}, {v: {} for v in variants}
     data = batches(cfg, args.batch_size, 3 + args.steps)
     for variant in variants:
         set_random_seed(args.seed)
-        with tempfile.TemporaryDirectory() as tmp:
-            model = build_model(cfg, variant, tmp, device, cache_dir.name).to(device)
+        model = build_model(cfg, variant, osp.join(teacher_dir.name, variant), device,
+                            cache_dir.name).to(device)
         model.init_weights() if not variant.startswith('ka') else model.student.init_weights()
         model.train()
         models[variant] = model
@@ -178,6 +182,7 @@ def measure(args, variants: List[str]) -> Dict[str, dict]:
             matching=sum(matching[variant]) / len(times[variant]), peak_mb=peak / 2**20,
             teachers=teachers, **extra[variant])
     cache_dir.cleanup()
+    teacher_dir.cleanup()
     return results
 
 
@@ -187,8 +192,12 @@ def run_child(args, variants: List[str]) -> Dict[str, dict]:
            args.config, '--data-root', args.data_root, '--steps', str(args.steps),
            '--batch-size', str(args.batch_size), '--device', args.device, '--seed',
            str(args.seed)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:  # the child's traceback, which capture_output would swallow
+        tail = '\n'.join(done.stderr.strip().splitlines()[-30:])
+        raise RuntimeError(f'amalgamation_step child {variants} failed (exit '
+                           f'{done.returncode}); its stderr ends:\n{tail}')
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def train_step(model, optim, batch: dict, device: torch.device) -> float:
