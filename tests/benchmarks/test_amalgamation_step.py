@@ -1,20 +1,16 @@
 """benchmarks/amalgamation_step.py: every variant takes real training steps on the CPU."""
 import argparse
-import importlib.util
 import os.path as osp
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..conftest import REPO
+from .test_reproduce_table1 import load
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'amalgamation_step', osp.join(REPO, 'benchmarks', 'amalgamation_step.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load('amalgamation_step')
 
 
 def test_measure_runs_every_variant(bench, shapes_root):
