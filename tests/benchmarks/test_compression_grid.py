@@ -4,12 +4,10 @@ import pytest
 from .test_reproduce_table1 import load
 
 
-def test_slim_rows_are_evaluated_under_every_rule_and_reported(tmp_path):
-    table1, bench = load('reproduce_table1'), load('compression_grid')
-    common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
-              '--data-root', str(tmp_path / 'data')]
-    rows = table1.main(common + ['--only', 'Student_slim', 'slim random',
-                                 '--out', str(tmp_path / 'table1.md')])
+def test_slim_rows_are_evaluated_under_every_rule_and_reported(quick_dino_slim_rows,
+                                                               tmp_path):
+    bench = load('compression_grid')
+    common, rows = quick_dino_slim_rows
     out = tmp_path / 'grid.md'
     # 'slim isometric' and 'slim, student guide' are untrained here: named and skipped.
     records = bench.main(common + ['--out', str(out)])

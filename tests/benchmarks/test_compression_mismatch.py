@@ -4,12 +4,9 @@ import pytest
 from .test_reproduce_table1 import load
 
 
-def test_slim_rows_are_evaluated_both_ways_and_reported(tmp_path):
-    table1, bench = load('reproduce_table1'), load('compression_mismatch')
-    common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
-              '--data-root', str(tmp_path / 'data')]
-    rows = table1.main(common + ['--only', 'Student', 'Student_slim',
-                                 '--out', str(tmp_path / 'table1.md')])
+def test_slim_rows_are_evaluated_both_ways_and_reported(quick_dino_slim_rows, tmp_path):
+    bench = load('compression_mismatch')
+    common, rows = quick_dino_slim_rows
     out = tmp_path / 'mismatch.md'
     records = bench.main(common + ['--num-images', '5', '--out', str(out)])
     # By default the teacher-guided slim rows: Student_slim (the isometric, random and
