@@ -94,7 +94,9 @@ def build_detector(model_cfg: dict, checkpoint: Optional[str] = None,
     Args:
         model_cfg (dict): a detector config, e.g. from :func:`detector_cfg`.
         checkpoint (str, optional): a standalone checkpoint or an amalgamation checkpoint
-            (``student.*`` keys are read as the student's). None keeps the initial weights.
+            (``student.*`` keys are read as the student's). None keeps the weights as
+            built: ``init_weights()`` is not called, so parameters that mmdet creates
+            uninitialised (e.g. DINO's ``level_embed``) hold arbitrary values.
         device (str): where the model goes.
     """
     model = MODELS.build(copy.deepcopy(model_cfg))
