@@ -65,6 +65,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    del runner  # it may hold the process group (see close_distributed)
     if args.launcher != 'none':  # the group is this process's only when it was launched
         close_distributed()
     return metrics

@@ -90,6 +90,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    del runner  # its DDP reducer holds the process group (see close_distributed)
     if args.launcher != 'none':  # the group is this process's only when it was launched
         close_distributed()
 

@@ -1,4 +1,5 @@
 """Make mmengine's ``pytorch`` launcher work on machines without a GPU (gloo)."""
+import gc
 import os
 
 import torch
@@ -40,6 +41,12 @@ def close_distributed() -> None:
     group's worker threads outlive the interpreter. torchrun then reports the run as failed
     although it finished. Call this only after success: destroying the group while another
     rank is still inside a collective (after an exception on this one) can deadlock.
+
+    Drop the Runner first: its DDP wrapper's reducer holds the group too, and a group that
+    outlives ``destroy_process_group`` through it is still torn down with the interpreter
+    (seen once in the test suite, on rank 1, after a run that had called this).
     """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # the dropped Runner's reference cycles, and with them the reducer
+        dist.barrier()  # no rank tears its pairs down while another is still using them
         dist.destroy_process_group()
