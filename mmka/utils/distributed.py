@@ -42,9 +42,10 @@ def close_distributed() -> None:
     although it finished. Call this only after success: destroying the group while another
     rank is still inside a collective (after an exception on this one) can deadlock.
 
-    Drop the Runner first: its DDP wrapper's reducer holds the group too, and a group that
-    outlives ``destroy_process_group`` through it is still torn down with the interpreter
-    (seen once in the test suite, on rank 1, after a run that had called this).
+    Drop the Runner first: its DDP wrapper's reducer holds a reference to the group, which
+    can keep it alive past ``destroy_process_group`` until interpreter teardown. This is the
+    suspected cause of one abort seen in the test suite (rank 1, after a run that had called
+    this); the fix is not proven against that rare failure.
     """
     if dist.is_available() and dist.is_initialized():
         gc.collect()  # the dropped Runner's reference cycles, and with them the reducer
