@@ -188,6 +188,11 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
         compare('label-free with TA on the two-stage proposals too within 1.4 AP of labelled '
                 '(mmka option for DINO, no paper claim)', 'SA+TA label-free, proposal TA',
                 'Student', within=1.4),
+        compare('label-free with TA on the proposals and every decoder layer within 1.4 AP '
+                'of labelled (mmka option for DINO, no paper claim)',
+                'SA+TA label-free, proposal TA, every layer', 'Student', within=1.4),
+        compare('label-free: TA on every decoder layer >= last layer only (proposal TA both)',
+                'SA+TA label-free, proposal TA, every layer', 'SA+TA label-free, proposal TA'),
         compare('P_slim on X_S in training too >= on X_T (mmka option, no paper claim)',
                 'slim, student guide', 'Student_slim'),
         compare('TA on every decoder layer (authors\' code) >= last layer only (paper silent)',

@@ -73,6 +73,10 @@ DINO_STUDENTS = {
     # mmka's option for DINO, not in the paper: TA on the two-stage proposals too, the only
     # term that trains DINO's proposal head without ground truth.
     'SA+TA label-free, proposal TA': 'configs/ka/shapes_2t_dino-labelfree-proposals.py',
+    # The same with TA on every decoder layer: without labels the last-layer loss never
+    # reaches the first decoder layer's box branch (DINO detaches reference boxes).
+    'SA+TA label-free, proposal TA, every layer':
+        'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers.py',
     'slim isometric': 'configs/ka/shapes_2t_dino-slim-isometric.py',
     'slim random': 'configs/ka/shapes_2t_dino-slim-random.py',
     'slim, student guide': 'configs/ka/shapes_2t_dino-slim-student-guide.py',

@@ -501,7 +501,9 @@ NOT_IN_DINO = {}
 
 #: The DINO rows the Conditional DETR family has not, and why.
 ONLY_IN_DINO = {'SA+TA label-free, proposal TA': 'TA on the two-stage proposals, which a '
-                'Conditional DETR has not'}
+                'Conditional DETR has not',
+                'SA+TA label-free, proposal TA, every layer': 'the same, on every decoder '
+                'layer too'}
 
 
 def test_dino_family_has_every_row_of_the_conditional_detr_family():
