@@ -77,6 +77,7 @@ def test_dino_slim_amalgamation_two_processes_gloo(shapes_root, dino_teachers, t
 # one step of it with tiny models gives these loss keys (at least; label-free: exactly).
 SA = {'loss_sa_proj', 'loss_sa_enc0'}
 TA = {'loss_ta_cls', 'loss_ta_bbox', 'loss_ta_iou'}
+ENC_TA = {f'enc_{key}' for key in TA}
 GT = {'gt.loss_cls', 'gt.enc_loss_cls', 'gt.dn_loss_cls', 'gt.d0.loss_cls'}
 RAW_DINO = 'configs/baselines/dino_r18tiny_1xb16-12e_shapes.py'
 CODE_RECIPE = Config.fromfile(osp.join(REPO, 'configs/_base_/ka/code-recipe.py'))
@@ -95,6 +96,12 @@ DINO_ROWS = {
             {'loss_sag_proj', 'loss_sag_enc0'} | TA | GT),
     'labelfree': (lambda m: m.update(gt_loss_weight=0.0), SA | TA),
     'ta-labelfree': (lambda m: m.update(gt_loss_weight=0.0, hooks=m['hooks'][1:]), TA),
+    'labelfree-proposals': (lambda m: (m.update(gt_loss_weight=0.0),
+                                       m['hooks'][1].update(proposals=True)), SA | TA | ENC_TA),
+    'labelfree-proposals-all-layers': (
+        lambda m: (m.update(gt_loss_weight=0.0),
+                   m['hooks'][1].update(proposals=True, aux_layers=True)),
+        SA | TA | ENC_TA | {f'd0.{key}' for key in TA}),  # the tiny student: 2 layers
     'slim-isometric': (_compression(strategy='isometric'), SA | TA | GT),
     'slim-random': (_compression(strategy='random'), SA | TA | GT),
     'slim-student-guide': (_compression(strategy='redundancy', train_guide='student'),
