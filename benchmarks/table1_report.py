@@ -193,6 +193,9 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
                 'SA+TA label-free, proposal TA, every layer', 'Student', within=1.4),
         compare('label-free: TA on every decoder layer >= last layer only (proposal TA both)',
                 'SA+TA label-free, proposal TA, every layer', 'SA+TA label-free, proposal TA'),
+        # What the label-free rows lose with DINO's denoising loss, measured on Raw.
+        compare('Raw > Raw without DINO\'s denoising loss (the term label-free rows lose; no '
+                'paper claim)', 'Raw', 'Raw, no denoising'),
         compare('P_slim on X_S in training too >= on X_T (mmka option, no paper claim)',
                 'slim, student guide', 'Student_slim'),
         compare('TA on every decoder layer (authors\' code) >= last layer only (paper silent)',

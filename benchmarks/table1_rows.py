@@ -51,7 +51,8 @@ STUDENTS = {
     'slim isometric': 'configs/ka/shapes_2t-slim-isometric.py',
     'slim random': 'configs/ka/shapes_2t-slim-random.py',
     'slim, student guide': 'configs/ka/shapes_2t-slim-student-guide.py',
-    # Fidelity switches: the authors' code beside the paper's text (README recipe table).
+    # Fidelity switches: the authors' code beside the paper's text (docs/method.md, "The
+    # paper's text, the authors' code, mmka's default").
     'Student, TA every layer': 'configs/ka/shapes_2t-ta-all-layers.py',
     'Student, code recipe': 'configs/ka/shapes_2t-code-recipe.py',
 }
@@ -77,6 +78,9 @@ DINO_STUDENTS = {
     # reaches the first decoder layer's box branch (DINO detaches reference boxes).
     'SA+TA label-free, proposal TA, every layer':
         'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers.py',
+    # A control for the label-free rows, not a student: Raw without DINO's denoising loss,
+    # the one ground-truth term that no teacher output replaces there.
+    'Raw, no denoising': 'configs/baselines/dino-no-denoising_r18tiny_1xb16-12e_shapes.py',
     'slim isometric': 'configs/ka/shapes_2t_dino-slim-isometric.py',
     'slim random': 'configs/ka/shapes_2t_dino-slim-random.py',
     'slim, student guide': 'configs/ka/shapes_2t_dino-slim-student-guide.py',

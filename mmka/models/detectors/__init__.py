@@ -1,5 +1,6 @@
 from .conditional_detr_any_dim import ConditionalDETRAnyDim
 from .dino_any_dim import DINOAnyDim
+from .dino_without_denoising import DINOWithoutDenoising
 from .ka_detr_student import (KAConditionalDETRStudent, KADABDETRStudent,
                               KADeformableDETRStudent, KADETRStudent, KADINOStudent,
                               KAPreNormDETRStudent)
@@ -8,7 +9,7 @@ from .prenorm_detr import PreNormDETR
 from .sequence_extension import SequenceExtensionMixin
 
 __all__ = [
-    'ConditionalDETRAnyDim', 'DINOAnyDim', 'KADETRStudent', 'KAConditionalDETRStudent',
+    'ConditionalDETRAnyDim', 'DINOAnyDim', 'DINOWithoutDenoising', 'KADETRStudent', 'KAConditionalDETRStudent',
     'KADABDETRStudent', 'KAPreNormDETRStudent', 'KADeformableDETRStudent', 'KADINOStudent',
     'MultiScaleSequenceExtensionMixin', 'PreNormDETR', 'SequenceExtensionMixin'
 ]
