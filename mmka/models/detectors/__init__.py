@@ -9,7 +9,8 @@ from .prenorm_detr import PreNormDETR
 from .sequence_extension import SequenceExtensionMixin
 
 __all__ = [
-    'ConditionalDETRAnyDim', 'DINOAnyDim', 'DINOWithoutDenoising', 'KADETRStudent', 'KAConditionalDETRStudent',
-    'KADABDETRStudent', 'KAPreNormDETRStudent', 'KADeformableDETRStudent', 'KADINOStudent',
+    'ConditionalDETRAnyDim', 'DINOAnyDim', 'DINOWithoutDenoising', 'KADETRStudent',
+    'KAConditionalDETRStudent', 'KADABDETRStudent', 'KAPreNormDETRStudent',
+    'KADeformableDETRStudent', 'KADINOStudent',
     'MultiScaleSequenceExtensionMixin', 'PreNormDETR', 'SequenceExtensionMixin'
 ]
