@@ -1,7 +1,7 @@
 """What the teachers' soft targets carry beyond the labels (paper §III-C, task amalgamation).
 
     python benchmarks/ta_targets.py [reproduce_table1.py's model options] [--row Student]
-        [--split train] [--num-images N] [--iou-thr 0.5] [--out FILE]
+        [--split train] [--num-images N] [--iou-thr 0.5] [--score-thr T [T ...]] [--out FILE]
 
 TA trains the student on the teachers' pooled, filtered last-layer predictions (eqs. 9-11)
 instead of, or beside, the labels. It can only teach what the labels do not already say: a
@@ -26,6 +26,11 @@ one-to-one (Hungarian, same class, IoU >= ``--iou-thr``) to the images' labels a
   target matched), a wrong class (IoU >= thr with a label of another class only), or
   background (no label at IoU >= thr); and their mean confidence.
 
+``--score-thr`` replaces the row's conf threshold (``targets.score_thr``, eqs. 10-11) and,
+given several values, reports one column per threshold from the same teacher outputs: what
+a stricter filter would remove (targets that are not labels) and what it would cost
+(recall), before a row is trained with it.
+
 The results file (default ``benchmarks/results/ta_targets[_val]_<table1 suffix>.md``) states the
 command, commit, machine, date and the teachers' precision.
 """
@@ -35,7 +40,7 @@ import datetime
 import os.path as osp
 import shlex
 import sys
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -73,12 +78,18 @@ def parse_args(argv=None):
                         help='images to compare (default 500)')
     parser.add_argument('--iou-thr', type=float, default=0.5,
                         help='IoU for a target to match a label (default 0.5)')
+    parser.add_argument('--score-thr', type=float, nargs='+', default=None,
+                        help="conf thresholds to build the targets at, one column each "
+                        "(default: the row's own targets.score_thr)")
     parser.add_argument('--out', default=None, help='markdown results file')
     own, rest = parser.parse_known_args(argv)
     if own.num_images < 1:
         parser.error(f'--num-images must be >= 1, got {own.num_images}')
     if not 0 < own.iou_thr <= 1:
         parser.error(f'--iou-thr must be in (0, 1], got {own.iou_thr}')
+    for thr in own.score_thr or ():
+        if not 0 <= thr < 1:  # SoftTargetBuilder's own range
+            parser.error(f'--score-thr must be in [0, 1), got {thr}')
     args = table1.parse_args(rest)
     rows = table1.FAMILIES[args.family]['students']
     if own.row not in rows:
@@ -88,7 +99,7 @@ def parse_args(argv=None):
     args.out = own.out or osp.join(REPO, 'benchmarks/results',
                                    f'ta_targets{split}_{suffix}')
     args.row, args.num_images, args.iou_thr = own.row, own.num_images, own.iou_thr
-    args.split = own.split
+    args.split, args.score_thr = own.split, own.score_thr
     return args
 
 
@@ -185,46 +196,77 @@ def ta_hook_cfg(cfg, row: str) -> dict:
 
 @torch.no_grad()
 def measure(cfg, num_images: int, iou_thr: float, split: str = 'train',
-            batch_size: int = 16) -> Dict[str, float]:
+            score_thrs: Sequence[float] = (), batch_size: int = 16) -> Dict[float, Dict[str, float]]:
     """Summed :data:`COUNTS` over the first ``num_images`` images of ``cfg``'s ``split``
-    (``'train'`` or ``'val'``) dataset."""
+    (``'train'`` or ``'val'``) dataset, per conf threshold of the targets.
+
+    Args:
+        score_thrs: the thresholds to build the targets at (the teachers run once); empty:
+            the row's own ``targets.score_thr``.
+
+    Returns:
+        dict: threshold -> summed counts.
+    """
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('teacher_cache', None)  # the teachers run: the cache is training's
     amalgamator = MODELS.build(model_cfg).eval()
     # main() checked the config with ta_hook_cfg, so the built hook exists.
     hook = next(h for h in amalgamator.hooks if isinstance(h, TaskAmalgamation))
+    builder = hook.builder
+    score_thrs = list(score_thrs) or [builder.score_thr]
     dataset = DATASETS.build(copy.deepcopy(cfg[f'{split}_dataloader'].dataset))
-    total = dict.fromkeys(COUNTS, 0.0)
+    totals = {thr: dict.fromkeys(COUNTS, 0.0) for thr in score_thrs}
     for start in range(0, min(num_images, len(dataset)), batch_size):
         stop = min(start + batch_size, num_images, len(dataset))
         data = amalgamator.data_preprocessor(
             pseudo_collate([dataset[i] for i in range(start, stop)]), False)
         amalgamator.run_teachers(data['inputs'], data['data_samples'], run_detector)
         outs = [rec['bbox_head'] for rec in hook.teacher_recorders]
-        targets = hook.builder([cls[-1] for cls, _ in outs], [box[-1] for _, box in outs])
+        logits, boxes = [cls[-1] for cls, _ in outs], [box[-1] for _, box in outs]
         hook.clear()
-        for image_targets, sample in zip(targets, data['data_samples']):
-            counts = compare_with_labels(image_targets.cpu(), normalised_labels(sample),
-                                         sample.gt_instances.labels.cpu(), iou_thr)
-            for key in COUNTS:
-                total[key] += counts[key]
-    return total
+        for thr in score_thrs:
+            # The threshold is only read when the builder selects, so one set of teacher
+            # outputs serves every column.
+            builder.score_thr = thr
+            for image_targets, sample in zip(builder(logits, boxes), data['data_samples']):
+                counts = compare_with_labels(image_targets.cpu(), normalised_labels(sample),
+                                             sample.gt_instances.labels.cpu(), iou_thr)
+                for key in COUNTS:
+                    totals[thr][key] += counts[key]
+    return totals
 
 
-def main(argv=None) -> Dict[str, Optional[float]]:
+def main(argv=None) -> Dict[float, Dict[str, Optional[float]]]:
     args = parse_args(argv)
     register_all_modules()
     commit = mmka_commit()
     teachers = trained_teacher_jobs(args)
     cfg = table1.student_job(args.row, args, teachers, args.seeds[0])
     ta_hook_cfg(cfg, args.row)
-    result = summary(measure(cfg, args.num_images, args.iou_thr, args.split))
-    print(f'[ta_targets] {result}', flush=True)
-    write_report(args, cfg, result, commit, argv)
-    return result
+    totals = measure(cfg, args.num_images, args.iou_thr, args.split, args.score_thr or ())
+    results = {thr: summary(counts) for thr, counts in totals.items()}
+    print(f'[ta_targets] {results}', flush=True)
+    write_report(args, cfg, results, commit, argv)
+    return results
 
 
-def write_report(args, cfg, result: Dict[str, Optional[float]], commit: str,
+#: The report's rows: (label, summary key, format: 'num' or 'pct').
+REPORT_ROWS = (
+    ('targets per image', 'targets_per_image', 'num'),
+    ('labelled objects per image', 'labels_per_image', 'num'),
+    ('precision: targets matched to a label', 'precision', 'pct'),
+    ('recall: labels matched by a target', 'recall', 'pct'),
+    ('matched targets: mean IoU with the label', 'iou', 'num'),
+    ('matched targets: mean confidence (a label says 1)', 'conf_matched', 'num'),
+    ('matched targets: mean probability on the other classes (a label says 0)',
+     'other_mass', 'num'),
+    ('unmatched targets, duplicate of a matched label', 'duplicate', 'pct'),
+    ('unmatched targets, on a label of another class', 'wrong_class', 'pct'),
+    ('unmatched targets, background', 'background', 'pct'),
+    ('unmatched targets: mean confidence', 'conf_unmatched', 'num'))
+
+
+def write_report(args, cfg, results: Dict[float, Dict[str, Optional[float]]], commit: str,
                  argv=None) -> None:
     pct = lambda v: '—' if v is None else f'{100 * v:.1f} %'  # noqa: E731
     num = lambda v: '—' if v is None else f'{v:.2f}'  # noqa: E731
@@ -243,20 +285,14 @@ def write_report(args, cfg, result: Dict[str, Optional[float]], commit: str,
         f"{'training' if args.split == 'train' else 'validation'} images; a target "
         f'matches a label of its class at IoU >= {args.iou_thr} '
         '(one-to-one, Hungarian on IoU).', '',
-        '| measure | value |', '|---|---|',
-        f"| targets per image | {num(result['targets_per_image'])} |",
-        f"| labelled objects per image | {num(result['labels_per_image'])} |",
-        f"| precision: targets matched to a label | {pct(result['precision'])} |",
-        f"| recall: labels matched by a target | {pct(result['recall'])} |",
-        f"| matched targets: mean IoU with the label | {num(result['iou'])} |",
-        f"| matched targets: mean confidence (a label says 1) | {num(result['conf_matched'])} |",
-        '| matched targets: mean probability on the other classes (a label says 0) | '
-        f"{num(result['other_mass'])} |",
-        f"| unmatched targets, duplicate of a matched label | {pct(result['duplicate'])} |",
-        f"| unmatched targets, on a label of another class | {pct(result['wrong_class'])} |",
-        f"| unmatched targets, background | {pct(result['background'])} |",
-        f"| unmatched targets: mean confidence | {num(result['conf_unmatched'])} |",
-        '', 'Shares of unmatched targets are of all targets; with precision they sum to 100 %.']
+        '| measure | ' + ' | '.join(f'conf > {thr:g}' for thr in results) + ' |',
+        '|---|' + '---|' * len(results)]
+    for label, key, kind in REPORT_ROWS:
+        show = pct if kind == 'pct' else num
+        lines.append(f'| {label} | ' + ' | '.join(show(r[key]) for r in results.values()) + ' |')
+    lines += ['', 'Shares of unmatched targets are of all targets; with precision they sum to '
+              '100 %. A column per conf threshold of the targets (`targets.score_thr`), '
+              'built from the same teacher outputs.']
     with open(args.out, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print(f'[ta_targets] wrote {args.out}', flush=True)

@@ -87,7 +87,9 @@ def test_quick_teachers_targets_are_reported(tmp_path):
     with pytest.raises(ValueError, match='not trained'):
         bench.main(common + ['--out', str(out)])
     table1.main(common + ['--train-only', '--only'])  # the teachers alone
-    result = bench.main(common + ['--num-images', '6', '--out', str(out)])
+    results = bench.main(common + ['--num-images', '6', '--out', str(out)])
+    assert list(results) == [0.1]  # the Student row's own targets.score_thr
+    result = results[0.1]
     assert result['labels_per_image'] > 0 and 0 <= result['recall'] <= 1
     shares = [result[k] for k in ('precision', 'duplicate', 'wrong_class', 'background')]
     if result['targets_per_image']:
@@ -96,8 +98,18 @@ def test_quick_teachers_targets_are_reported(tmp_path):
     assert text.startswith("# What the teachers' soft targets carry beyond the labels")
     assert '`python benchmarks/ta_targets.py --family dino' in text
     assert 'the first 6 training images' in text and '| recall: labels matched' in text
-    result = bench.main(common + ['--split', 'val', '--num-images', '3', '--out', str(out)])
-    assert 0 <= result['recall'] <= 1 and 'the first 3 validation images' in out.read_text()
+    assert '| measure | conf > 0.1 |' in text
+    results = bench.main(common + ['--split', 'val', '--num-images', '3', '--out', str(out)])
+    assert 0 <= results[0.1]['recall'] <= 1
+    assert 'the first 3 validation images' in out.read_text()
+    # A sweep: one column per threshold, from the same teacher outputs; a stricter
+    # threshold keeps a subset of the targets (the highest-conf ones, as training does).
+    results = bench.main(common + ['--num-images', '4', '--score-thr', '0', '0.1', '0.5',
+                                   '--out', str(out)])
+    assert list(results) == [0.0, 0.1, 0.5]
+    per_image = [r['targets_per_image'] for r in results.values()]
+    assert per_image == sorted(per_image, reverse=True) and per_image[0] > per_image[-1]
+    assert '| measure | conf > 0 | conf > 0.1 | conf > 0.5 |' in out.read_text()
     table1_file = os.path.basename(table1.parse_args(common).out)  # table1_<suffix>
     assert os.path.basename(bench.parse_args(common + ['--split', 'val']).out) == \
         'ta_targets_val_' + table1_file[len('table1_'):]
@@ -109,6 +121,7 @@ def test_argument_errors_are_clear(capsys):
     bench = load('ta_targets')
     for argv, message in ((['--num-images', '0'], '--num-images must be >= 1'),
                           (['--iou-thr', '0'], '--iou-thr must be in (0, 1]'),
+                          (['--score-thr', '0.2', '1'], '--score-thr must be in [0, 1), got 1.0'),
                           (['--family', 'dino', '--row', 'Nope'], "--row 'Nope' is not a row")):
         with pytest.raises(SystemExit):
             bench.parse_args(argv)
