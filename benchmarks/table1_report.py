@@ -193,6 +193,12 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
                 'SA+TA label-free, proposal TA, every layer', 'Student', within=1.4),
         compare('label-free: TA on every decoder layer >= last layer only (proposal TA both)',
                 'SA+TA label-free, proposal TA, every layer', 'SA+TA label-free, proposal TA'),
+        compare('label-free, targets at conf > 0.5 within 1.4 AP of labelled (mmka option '
+                'for DINO, no paper claim)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5', 'Student', within=1.4),
+        compare('label-free: targets at conf > 0.5 >= at 0.1 (proposal TA, every layer both)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5',
+                'SA+TA label-free, proposal TA, every layer'),
         # What the label-free rows lose with DINO's denoising loss, measured on Raw.
         compare('Raw > Raw without DINO\'s denoising loss (the term label-free rows lose; no '
                 'paper claim)', 'Raw', 'Raw, no denoising'),

@@ -78,6 +78,10 @@ DINO_STUDENTS = {
     # reaches the first decoder layer's box branch (DINO detaches reference boxes).
     'SA+TA label-free, proposal TA, every layer':
         'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers.py',
+    # The same with the targets at conf > 0.5: without labels the targets are the only
+    # positives, and at 0.1 6 % of them are not labelled objects (ta_targets.py).
+    'SA+TA label-free, proposal TA, every layer, conf > 0.5':
+        'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05.py',
     # A control for the label-free rows, not a student: Raw without DINO's denoising loss,
     # the one ground-truth term that no teacher output replaces there.
     'Raw, no denoising': 'configs/baselines/dino-no-denoising_r18tiny_1xb16-12e_shapes.py',

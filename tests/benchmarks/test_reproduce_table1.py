@@ -504,6 +504,8 @@ ONLY_IN_DINO = {'SA+TA label-free, proposal TA': 'TA on the two-stage proposals,
                 'Conditional DETR has not',
                 'SA+TA label-free, proposal TA, every layer': 'the same, on every decoder '
                 'layer too',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5': 'the same, with '
+                'the targets filtered at conf > 0.5',
                 'Raw, no denoising': 'Raw without the denoising loss, which a Conditional '
                 'DETR has not'}
 

@@ -102,6 +102,11 @@ DINO_ROWS = {
         lambda m: (m.update(gt_loss_weight=0.0),
                    m['hooks'][1].update(proposals=True, aux_layers=True)),
         SA | TA | ENC_TA | {f'd0.{key}' for key in TA}),  # the tiny student: 2 layers
+    'labelfree-proposals-all-layers-conf05': (
+        lambda m: (m.update(gt_loss_weight=0.0),
+                   m['hooks'][1].update(proposals=True, aux_layers=True),
+                   m['hooks'][1]['targets'].update(score_thr=0.5)),
+        SA | TA | ENC_TA | {f'd0.{key}' for key in TA}),
     'slim-isometric': (_compression(strategy='isometric'), SA | TA | GT),
     'slim-random': (_compression(strategy='random'), SA | TA | GT),
     'slim-student-guide': (_compression(strategy='redundancy', train_guide='student'),
