@@ -82,6 +82,10 @@ DINO_STUDENTS = {
     # positives, and at 0.1 6 % of them are not labelled objects (ta_targets.py).
     'SA+TA label-free, proposal TA, every layer, conf > 0.5':
         'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05.py',
+    # The same with DINO's denoising loss back, its queries built from the teachers' targets
+    # as labels (the one ground-truth term that no TA term replaces).
+    'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising':
+        'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn.py',
     # A control for the label-free rows, not a student: Raw without DINO's denoising loss,
     # the one ground-truth term that no teacher output replaces there.
     'Raw, no denoising': 'configs/baselines/dino-no-denoising_r18tiny_1xb16-12e_shapes.py',

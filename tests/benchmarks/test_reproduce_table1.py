@@ -506,6 +506,8 @@ ONLY_IN_DINO = {'SA+TA label-free, proposal TA': 'TA on the two-stage proposals,
                 'layer too',
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5': 'the same, with '
                 'the targets filtered at conf > 0.5',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising': 'the '
+                'same, with denoising queries built from the targets',
                 'Raw, no denoising': 'Raw without the denoising loss, which a Conditional '
                 'DETR has not'}
 

@@ -78,6 +78,7 @@ def test_dino_slim_amalgamation_two_processes_gloo(shapes_root, dino_teachers, t
 SA = {'loss_sa_proj', 'loss_sa_enc0'}
 TA = {'loss_ta_cls', 'loss_ta_bbox', 'loss_ta_iou'}
 ENC_TA = {f'enc_{key}' for key in TA}
+DN = ('dn_loss_cls', 'dn_loss_bbox', 'dn_loss_iou')
 GT = {'gt.loss_cls', 'gt.enc_loss_cls', 'gt.dn_loss_cls', 'gt.d0.loss_cls'}
 RAW_DINO = 'configs/baselines/dino_r18tiny_1xb16-12e_shapes.py'
 CODE_RECIPE = Config.fromfile(osp.join(REPO, 'configs/_base_/ka/code-recipe.py'))
@@ -107,6 +108,13 @@ DINO_ROWS = {
                    m['hooks'][1].update(proposals=True, aux_layers=True),
                    m['hooks'][1]['targets'].update(score_thr=0.5)),
         SA | TA | ENC_TA | {f'd0.{key}' for key in TA}),
+    'labelfree-proposals-all-layers-conf05-dn': (
+        lambda m: (m.update(gt_loss_weight=0.1, gt_losses=DN,
+                            pseudo_labels=dict(score_thr=0.5, max_targets=50)),
+                   m['hooks'][1].update(proposals=True, aux_layers=True),
+                   m['hooks'][1]['targets'].update(score_thr=0.5)),
+        SA | TA | ENC_TA | {f'd0.{key}' for key in TA} |
+        {f'pseudo.{layer}{key}' for layer in ('', 'd0.') for key in DN}),
     'slim-isometric': (_compression(strategy='isometric'), SA | TA | GT),
     'slim-random': (_compression(strategy='random'), SA | TA | GT),
     'slim-student-guide': (_compression(strategy='redundancy', train_guide='student'),
@@ -139,7 +147,8 @@ def test_dino_table1_row_config_builds_and_takes_a_loss_step(row, dino_teachers)
     # code recipe decays the SA / TA weights.
     for key in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'val_dataloader'):
         assert cfg[key] == base[key], key
-    label_free = cfg.model.gt_loss_weight == 0
+    # Label-free: no annotation read (λ_d = 0, or L_d on the teachers' pseudo-labels).
+    label_free = cfg.model.gt_loss_weight == 0 or 'pseudo_labels' in cfg.model
     assert cfg.train_dataloader.dataset.filter_cfg.filter_empty_gt is not label_free
     decay = [h for h in cfg.get('custom_hooks', []) if h.type == 'AmalgamationLossDecayHook']
     assert decay == ([dict(type='AmalgamationLossDecayHook', end_factor=0.0)]
@@ -155,7 +164,7 @@ def test_dino_table1_row_config_builds_and_takes_a_loss_step(row, dino_teachers)
     losses = model.loss(imgs, samples)
     assert keys <= set(losses), sorted(keys - set(losses))
     if label_free:  # no ground-truth term of any kind
-        assert set(losses) == keys
+        assert set(losses) == keys and not any(k.startswith('gt.') for k in losses)
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()

@@ -8,6 +8,7 @@ import torch
 from mmdet.registry import MODELS
 from mmka.models.amalgamation_hooks.sequence_utils import neck_shapes, valid_token_mask
 from mmka.models.amalgamators.base_distiller import run_detector
+from mmka.models.task_modules import targets_as_samples
 
 from ..detectors.dino_setup import batch, save_dino_teacher, tiny_dino_cfg
 from ..detectors.test_ka_multiscale_student import PLAIN
@@ -225,6 +226,61 @@ def test_proposal_ta_needs_a_dino_student(teachers):
     with pytest.raises(ValueError, match='proposals=False, or use a DINO student'):
         build(teachers, [dict(type='TaskAmalgamation', proposals=True)],
               student=dict(student_cfg(), num_teachers=2))
+
+
+DN = ('dn_loss_cls', 'dn_loss_bbox', 'dn_loss_iou')
+
+
+def test_pseudo_labels_give_a_label_free_dino_student_its_denoising_loss(teachers):
+    """pseudo_labels + gt_losses: DINO's denoising terms computed on the teachers' targets
+    as labels (every layer's, times λ_d), the other terms of L_d dropped; no annotation is
+    read, and the denoising label embedding, untrained label-free, learns."""
+    hooks = [dict(type='SequenceAmalgamation'),
+             dict(type='TaskAmalgamation', proposals=True, targets=dict(score_thr=0.0))]
+    model = build(teachers, hooks, gt_loss_weight=0.1, gt_losses=DN,
+                  pseudo_labels=dict(score_thr=0.0, max_targets=5))
+    imgs, samples = _batch()
+    torch.manual_seed(3)  # the denoising queries' noise
+    with_gt = model.loss(imgs, copy.deepcopy(samples))
+    for s in samples:
+        del s.gt_instances
+    torch.manual_seed(3)
+    losses = model.loss(imgs, samples)
+    assert not any(r.outputs for r in model._label_recorders)  # cleared after the step
+    dn_keys = {f'pseudo.{p}{k}' for p in ('', 'd0.') for k in DN}  # the tiny student: 2 layers
+    assert set(losses) == set(with_gt) == dn_keys | {
+        'loss_sa_proj', 'loss_sa_enc0', 'loss_ta_cls', 'loss_ta_bbox', 'loss_ta_iou',
+        'enc_loss_ta_cls', 'enc_loss_ta_bbox', 'enc_loss_ta_iou'}
+    for key, value in losses.items():
+        torch.testing.assert_close(value, with_gt[key])
+    # The same terms as the student's own loss on the targets made labels, times λ_d.
+    model.run_teachers(imgs, samples, run_detector)
+    outs = [r['bbox_head'] for r in model._label_recorders]
+    targets = model.pseudo_labeler([c[-1] for c, _ in outs], [b[-1] for _, b in outs])
+    for hook in model.hooks:
+        hook.clear()
+    assert all(len(t) == 5 for t in targets)  # score_thr=0: max_targets per image
+    torch.manual_seed(3)
+    reference = model.student.loss(imgs, targets_as_samples(targets, samples))
+    for key in dn_keys:
+        torch.testing.assert_close(losses[key], 0.1 * reference[key[len('pseudo.'):]])
+    sum(losses.values()).backward()
+    params = dict(model.student.named_parameters())
+    assert all(p.grad is not None for n, p in params.items()
+               if n.startswith('dn_query_generator.'))
+
+
+def test_pseudo_labels_and_gt_losses_errors_name_the_fix(teachers):
+    hooks = [dict(type='SequenceAmalgamation')]
+    with pytest.raises(ValueError, match='gt_loss_weight=0 never computes it'):
+        build(teachers, hooks, gt_loss_weight=0.0, pseudo_labels=dict(score_thr=0.5))
+    with pytest.raises(TypeError, match=r"write \['dn_loss_cls'\]"):
+        build(teachers, hooks, gt_losses='dn_loss_cls')
+    with pytest.raises(ValueError, match='score_thr must be in'):
+        build(teachers, hooks, pseudo_labels=dict(score_thr=1.5))
+    model = build(teachers, hooks, gt_losses=('dn_loss_cls', 'loss_kl'))
+    with pytest.raises(ValueError, match=r"gt_losses names \['loss_kl'\].*'dn_loss_cls'"):
+        model.loss(*_batch())
 
 
 def test_slim_student_is_guided_by_the_teachers_multilevel_projections(teachers):

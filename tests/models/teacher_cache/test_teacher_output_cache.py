@@ -25,11 +25,13 @@ def teachers(tmp_path_factory):
     return [save_teacher(root / 't1.pth', T1, seed=1), save_teacher(root / 't2.pth', T2, seed=2)]
 
 
-def build(teachers, cache_dir, hooks=SA_TA, dtype='float32', checked=True, **kwargs):
+def build(teachers, cache_dir, hooks=SA_TA, dtype='float32', checked=True, options=None,
+          **kwargs):
     torch.manual_seed(0)
     model = MODELS.build(dict(
         type='KADETRAmalgamator', student=student_cfg(**kwargs), teachers=teachers,
-        classes=CLASSES, hooks=hooks, teacher_cache=dict(dir=str(cache_dir), dtype=dtype)))
+        classes=CLASSES, hooks=hooks, teacher_cache=dict(dir=str(cache_dir), dtype=dtype),
+        **(options or {})))
     model.init_weights()
     model.train()
     if checked:
@@ -78,13 +80,15 @@ def assert_same(a, b, rtol=0.0, atol=0.0):
         torch.testing.assert_close(a[key], b[key], rtol=rtol, atol=atol, msg=key)
 
 
-@pytest.mark.parametrize('hooks, student', [
-    (SA_TA, {}),
-    (POINT_TA, {}),  # the teachers' encoder call arguments are cached too
-    (SA_TA, dict(compression=dict(strategy='redundancy'))),  # the teachers' guide X_T
+@pytest.mark.parametrize('hooks, student, options', [
+    (SA_TA, {}, {}),
+    (POINT_TA, {}, {}),  # the teachers' encoder call arguments are cached too
+    (SA_TA, dict(compression=dict(strategy='redundancy')), {}),  # the teachers' guide X_T
+    # The teachers' predictions that become the pseudo-labels of L_d.
+    (SA_TA, {}, dict(pseudo_labels=dict(score_thr=0.0, max_targets=8))),
 ])
-def test_cached_step_equals_uncached_step(teachers, tmp_path, hooks, student):
-    model = build(teachers, tmp_path, hooks=hooks, **student)
+def test_cached_step_equals_uncached_step(teachers, tmp_path, hooks, student, options):
+    model = build(teachers, tmp_path, hooks=hooks, options=options, **student)
     calls = teacher_batch_sizes(model)
     inputs, samples = padded_batch()
     reference = step(model, inputs, samples, cached=False)
