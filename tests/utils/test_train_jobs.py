@@ -9,13 +9,15 @@ from mmka.utils import last_checkpoint, run_training_jobs
 from mmka.utils.train_jobs import progress
 
 # A stand-in for tools/train.py: logs one mmengine-style line, then writes the checkpoint
-# or fails, as the dumped config says.
+# or fails, as the dumped config says. It outlives the line by more than two of
+# run_training_jobs' 0.5 s polls, so a progress report sees it however fast the start-up
+# was (with 0.3 s a fast machine finished between two polls and the report never came).
 FAKE_TOOL = textwrap.dedent('''
     import os, sys, time
     from mmengine.config import Config
     cfg = Config.fromfile(sys.argv[1])
     print('Epoch(train)  [1][ 5/10]  lr: 1e-4  eta: 0:00:03  time: 0.1', flush=True)
-    time.sleep(0.3)
+    time.sleep(1.2)
     if cfg.fail:
         sys.exit('boom: ' + cfg.work_dir)
     open(os.path.join(cfg.work_dir, 'epoch_1.pth'), 'w').close()
