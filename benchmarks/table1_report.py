@@ -206,6 +206,13 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
         compare('label-free: denoising from the targets >= none (targets at conf > 0.5 both)',
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising',
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5'),
+        compare('label-free, the Student\'s recipe with L_d on the teachers\' targets as '
+                'labels, within 1.4 AP of labelled (mmka diagnostic, no paper claim)',
+                'SA+TA label-free, targets as labels', 'Student', within=1.4),
+        compare('label-free: the Student\'s recipe on the targets as labels >= TA alone '
+                '(proposals, every layer, conf > 0.5, denoising)',
+                'SA+TA label-free, targets as labels',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising'),
         # What the label-free rows lose with DINO's denoising loss, measured on Raw.
         compare('Raw > Raw without DINO\'s denoising loss (the term label-free rows lose; no '
                 'paper claim)', 'Raw', 'Raw, no denoising'),

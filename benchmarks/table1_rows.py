@@ -86,6 +86,9 @@ DINO_STUDENTS = {
     # as labels (the one ground-truth term that no TA term replaces).
     'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising':
         'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn.py',
+    # The Student's recipe with its L_d on the teachers' targets as labels, not the
+    # annotations: whether the labels hold something the targets lack.
+    'SA+TA label-free, targets as labels': 'configs/ka/shapes_2t_dino-labelfree-pseudo-labels.py',
     # A control for the label-free rows, not a student: Raw without DINO's denoising loss,
     # the one ground-truth term that no teacher output replaces there.
     'Raw, no denoising': 'configs/baselines/dino-no-denoising_r18tiny_1xb16-12e_shapes.py',

@@ -115,6 +115,11 @@ DINO_ROWS = {
                    m['hooks'][1]['targets'].update(score_thr=0.5)),
         SA | TA | ENC_TA | {f'd0.{key}' for key in TA} |
         {f'pseudo.{layer}{key}' for layer in ('', 'd0.') for key in DN}),
+    'labelfree-pseudo-labels': (
+        lambda m: m.update(pseudo_labels=dict(score_thr=0.5, max_targets=50)),
+        SA | TA | {f'pseudo.{layer}{part}{key}' for layer in ('', 'd0.')
+                   for part in ('', 'dn_') for key in ('loss_cls', 'loss_bbox', 'loss_iou')}
+        | {f'pseudo.enc_{key}' for key in ('loss_cls', 'loss_bbox', 'loss_iou')}),
     'slim-isometric': (_compression(strategy='isometric'), SA | TA | GT),
     'slim-random': (_compression(strategy='random'), SA | TA | GT),
     'slim-student-guide': (_compression(strategy='redundancy', train_guide='student'),
