@@ -40,7 +40,9 @@ session) resumes from its last validation's checkpoint. Every evaluation is also
 size; see ``records.py``), to be committed: on a machine without the work dirs a rerun
 finds it, so the table can be written again (``--report-only``) and a recorded row is not
 trained again; the teachers are trained again only when a KA row is to train or a
-teacher's or the Ensemble's evaluation has no record.
+teacher's or the Ensemble's evaluation has no record. Another records root (rows trained
+under teachers trained again on another machine, kept apart from the default root's) needs
+its own ``--work-dir``: a work dir's cached evaluations are read before any root's records.
 ``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
 findings then say "not run" for the students). ``--report-only`` trains nothing and reports
 the rows x seeds whose training has finished, naming the others: rows trained by several
@@ -218,6 +220,14 @@ def parse_args(argv=None):
                          'pre-training; run it with --teacher-init scratch')
     check_configs(args)
     quick = '_quick' if args.size == 'quick' else ''  # other data, so other dirs
+    # A work dir's cached evaluation is read before any root's record (records.load), so two
+    # roots sharing one work dir mix: a second root (rows under teachers trained again, say)
+    # would report the first's cached teachers, and the default root the second's.
+    if (args.records and args.work_dir is None
+            and osp.abspath(args.records) != osp.abspath(records.RECORDS)):
+        parser.error(f'--records {args.records}: a records root other than the default '
+                     'needs its own --work-dir (e.g. work_dirs/table1_<name>), or the default '
+                     "work dir's cached evaluations would be read as its records")
     args.work_dir = osp.abspath(args.work_dir or f'work_dirs/table1{quick}')
     args.data_root = osp.abspath(args.data_root or f'data/shapes{quick}')
     if args.records is None:  # quick runs are smoke tests: nothing to commit

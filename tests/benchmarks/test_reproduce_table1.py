@@ -362,6 +362,18 @@ def test_bad_names_are_refused():
         bench.parse_args(['--only', 'Studnet'])
 
 
+def test_a_second_records_root_needs_its_own_work_dir(tmp_path, capsys):
+    bench = load('reproduce_table1')
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--records', str(tmp_path / 'records')])
+    assert 'needs its own --work-dir' in capsys.readouterr().err
+    args = bench.parse_args(['--records', str(tmp_path / 'records'),
+                             '--work-dir', str(tmp_path / 'work')])
+    assert args.work_dir == str(tmp_path / 'work')
+    assert bench.parse_args(['--records', bench.records.RECORDS]).records == \
+        bench.records.RECORDS  # the default root, named: the default work dir is its own
+
+
 def test_dino_quick_run_reports_its_rows_and_epochs(tmp_path):
     """The DINO family end to end at the quick size, students at an overridden schedule."""
     bench = load('reproduce_table1')
