@@ -206,6 +206,15 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
         compare('label-free: denoising from the targets >= none (targets at conf > 0.5 both)',
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising',
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5'),
+        compare('label-free, TA matched by DETR\'s cost, pairs unweighted, within 1.4 AP of '
+                'labelled (mmka diagnostic, no paper claim)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted', 'Student', within=1.4),
+        compare('label-free: TA matched by DETR\'s cost, pairs unweighted >= by KL, '
+                'conf-weighted (proposals, every layer, conf > 0.5, denoising both)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising'),
         compare('label-free, the Student\'s recipe with L_d on the teachers\' targets as '
                 'labels, within 1.4 AP of labelled (mmka diagnostic, no paper claim)',
                 'SA+TA label-free, targets as labels', 'Student', within=1.4),

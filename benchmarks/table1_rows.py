@@ -86,6 +86,11 @@ DINO_STUDENTS = {
     # as labels (the one ground-truth term that no TA term replaces).
     'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising':
         'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn.py',
+    # The same with TA's pairs matched by DETR's cost on the targets' argmax labels and
+    # unweighted (the authors' code's TA matching and weights), as DINO's own loss on labels.
+    'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR matching, '
+    'unweighted':
+        'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn-prob-unweighted.py',
     # The Student's recipe with its L_d on the teachers' targets as labels, not the
     # annotations: whether the labels hold something the targets lack.
     'SA+TA label-free, targets as labels': 'configs/ka/shapes_2t_dino-labelfree-pseudo-labels.py',
