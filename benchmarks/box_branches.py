@@ -37,22 +37,13 @@ from mmka.utils.analysis import detector_cfg, is_distiller_cfg  # noqa: E402
 from compression_mismatch import cached_ap  # noqa: E402
 from table1_rows import trained_student_jobs, trained_teacher_jobs  # noqa: E402
 
-REPO = table1.REPO
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         epilog='Other options are reproduce_table1.py\'s and select its models.')
-    parser.add_argument('--out', default=None, help='markdown results file')
-    own, rest = parser.parse_known_args(argv)
-    args = table1.parse_args(rest)
-    if args.only is not None and not args.only:
-        parser.error('--only: name at least one row, e.g. "SA+TA label-free, proposal TA"')
-    suffix = osp.basename(args.out)[len('table1_'):]  # its default Table I file's suffix
-    args.out = own.out or osp.join(REPO, 'benchmarks/results', f'box_branches_{suffix}')
-    if args.only is None:
-        args.only = list(table1.FAMILIES[args.family]['students'])
+    _, args = table1.parse_reader_args(parser, argv, 'box_branches',
+                                       '"SA+TA label-free, proposal TA"')
     return args
 
 

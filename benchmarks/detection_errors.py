@@ -197,20 +197,12 @@ def parse_args(argv=None):
                         help='val images to measure on (default 500)')
     parser.add_argument('--nms-iou', type=float, default=0.5,
                         help='IoU of the class-wise NMS of the second AP (default 0.5)')
-    parser.add_argument('--out', default=None, help='markdown results file')
-    own, rest = parser.parse_known_args(argv)
+    own, args = table1.parse_reader_args(parser, argv, 'detection_errors', 'Student')
     if own.num_images < 1:
         parser.error(f'--num-images must be >= 1, got {own.num_images}')
     if not 0 < own.nms_iou <= 1:
         parser.error(f'--nms-iou must be in (0, 1], got {own.nms_iou}')
-    args = table1.parse_args(rest)
-    if args.only is not None and not args.only:
-        parser.error('--only: name at least one row, e.g. Student')
-    suffix = osp.basename(args.out)[len('table1_'):]  # its default Table I file's suffix
-    args.out = own.out or osp.join(REPO, 'benchmarks/results', f'detection_errors_{suffix}')
     args.num_images, args.nms_iou = own.num_images, own.nms_iou
-    if args.only is None:
-        args.only = list(table1.FAMILIES[args.family]['students'])
     return args
 
 

@@ -47,7 +47,6 @@ from compression_mismatch import cached_ap  # noqa: E402
 from ta_targets import normalised_labels  # noqa: E402
 from table1_rows import trained_student_jobs, trained_teacher_jobs  # noqa: E402
 
-REPO = table1.REPO
 #: The IoUs at which a labelled object counts as covered by a proposal.
 IOU_THRS = (0.5, 0.7)
 #: Per-image counts and sums that :func:`cover` returns and :func:`summary` turns into rates.
@@ -61,18 +60,11 @@ def parse_args(argv=None):
         epilog='Other options are reproduce_table1.py\'s and select its models.')
     parser.add_argument('--num-images', type=int, default=500,
                         help='val images to measure on (default 500)')
-    parser.add_argument('--out', default=None, help='markdown results file')
-    own, rest = parser.parse_known_args(argv)
+    own, args = table1.parse_reader_args(parser, argv, 'proposal_recall',
+                                         '"SA+TA label-free"')
     if own.num_images < 1:
         parser.error(f'--num-images must be >= 1, got {own.num_images}')
-    args = table1.parse_args(rest)
-    if args.only is not None and not args.only:
-        parser.error('--only: name at least one row, e.g. "SA+TA label-free"')
-    suffix = osp.basename(args.out)[len('table1_'):]  # its default Table I file's suffix
-    args.out = own.out or osp.join(REPO, 'benchmarks/results', f'proposal_recall_{suffix}')
     args.num_images = own.num_images
-    if args.only is None:
-        args.only = list(table1.FAMILIES[args.family]['students'])
     return args
 
 

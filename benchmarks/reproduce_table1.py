@@ -243,6 +243,29 @@ def parse_args(argv=None):
     return args
 
 
+def parse_reader_args(parser: argparse.ArgumentParser, argv, prefix: str, example: str):
+    """Arguments of a script that reads the rows this one trained (it trains nothing).
+
+    ``parser`` holds the script's own options; ``--out`` is added here and every other
+    option is this script's, selecting the models and work dirs. ``--only`` defaults to
+    every row of the family (an empty ``--only`` is an error naming ``example``), ``--out``
+    to ``benchmarks/results/<prefix>_<the default Table I file's suffix>``.
+
+    Returns:
+        tuple: the script's own options and this script's, with ``out`` and ``only`` set.
+    """
+    parser.add_argument('--out', default=None, help='markdown results file')
+    own, rest = parser.parse_known_args(argv)
+    args = parse_args(rest)
+    if args.only is not None and not args.only:
+        parser.error(f'--only: name at least one row, e.g. {example}')
+    suffix = osp.basename(args.out)[len('table1_'):]  # its default Table I file's suffix
+    args.out = own.out or osp.join(REPO, 'benchmarks/results', f'{prefix}_{suffix}')
+    if args.only is None:
+        args.only = list(FAMILIES[args.family]['students'])
+    return own, args
+
+
 def check_configs(args) -> None:
     """Raise ValueError naming the first config of the family that the run needs but the
     repository lacks (e.g. DINO teachers for 4 teachers)."""

@@ -1,9 +1,8 @@
 """benchmarks/box_branches.py: which of a DINO's box branches left their initialisation."""
-import os
-
 import pytest
 import torch
 
+from .row_setup import quick_dino_row
 from .test_reproduce_table1 import load
 
 
@@ -41,19 +40,11 @@ def test_a_trained_row_is_read_and_reported(tmp_path):
     """Plumbing on the quick DINO rows: a checkpoint holding only box branches stands for
     the label-free student's training (the teachers' checkpoints are never read: empty
     files stand for them)."""
-    table1, bench = load('reproduce_table1'), load('box_branches')
+    bench = load('box_branches')
     from mmka.utils import last_checkpoint
     from mmka.utils.analysis import detector_cfg
-    common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
-              '--data-root', str(tmp_path / 'data')]
-    args = table1.parse_args(common)
-    teachers = table1.teacher_jobs(args)
-    for cfg in teachers:
-        os.makedirs(cfg.work_dir, exist_ok=True)
-        open(last_checkpoint(cfg), 'w').close()
-    cfg = table1.student_job('SA+TA label-free', args, teachers, 0)
+    common, cfg = quick_dino_row(tmp_path, 'SA+TA label-free', with_data=False)
     num_layers = detector_cfg(cfg)['decoder']['num_layers']
-    os.makedirs(cfg.work_dir)
     values = [0.0] + [0.1] * num_layers  # layer 1 untouched; the rest and the proposals not
     torch.save(dict(state_dict=branch_state('student.', values)), last_checkpoint(cfg))
     out = tmp_path / 'box_branches.md'

@@ -1,9 +1,8 @@
 """benchmarks/detection_errors.py: a row's detections against the labels, by kind of error."""
-import os
-
 import pytest
 import torch
 
+from .row_setup import quick_dino_row, save_initial_weights
 from .test_reproduce_table1 import load
 
 
@@ -79,26 +78,9 @@ def test_a_trained_row_is_measured_and_reported(tmp_path):
     """Plumbing on the quick DINO rows: a checkpoint of Raw's initial weights stands for
     its training (the teachers' checkpoints are never read here: only their existence is
     checked, so empty files stand for them)."""
-    table1, bench = load('reproduce_table1'), load('detection_errors')
-    from mmka.utils import last_checkpoint
-    from mmka.utils.analysis import build_detector, detector_cfg
-    common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
-              '--data-root', str(tmp_path / 'data')]
-    args = table1.parse_args(common)
-    size = table1.SIZES[args.size]
-    table1.ensure_shapes_dataset(args.data_root, num_train=size['num_train'],
-                                 num_val=size['num_val'])
-    teachers = table1.teacher_jobs(args)
-    for cfg in teachers:
-        os.makedirs(cfg.work_dir, exist_ok=True)
-        open(last_checkpoint(cfg), 'w').close()
-    cfg = table1.student_job('Raw', args, teachers, 0)
-    os.makedirs(cfg.work_dir)
-    with torch.random.fork_rng():  # see test_proposal_recall: DINO's level_embed
-        torch.manual_seed(0)
-        detector = build_detector(detector_cfg(cfg))
-        detector.init_weights()
-        torch.save(dict(state_dict=detector.state_dict()), last_checkpoint(cfg))
+    bench = load('detection_errors')
+    common, cfg = quick_dino_row(tmp_path, 'Raw')
+    save_initial_weights(cfg)
     out = tmp_path / 'errors.md'
     records = bench.main(common + ['--only', 'Raw', 'Student', '--num-images', '3',
                                    '--out', str(out)])

@@ -1,9 +1,8 @@
 """benchmarks/proposal_recall.py: a DINO row's encoder proposals against the labels."""
-import os
-
 import pytest
 import torch
 
+from .row_setup import quick_dino_row, save_initial_weights
 from .test_reproduce_table1 import load
 
 
@@ -32,31 +31,10 @@ def test_a_trained_row_is_measured_and_reported(tmp_path):
     """Plumbing on the quick DINO rows: a checkpoint of the label-free student's initial
     weights stands for its training (the teachers' checkpoints are never read here: only
     their existence is checked, so empty files stand for them)."""
-    table1, bench = load('reproduce_table1'), load('proposal_recall')
-    from mmka.utils import last_checkpoint
-    from mmka.utils.analysis import build_detector, detector_cfg
-    common = ['--family', 'dino', '--size', 'quick', '--work-dir', str(tmp_path / 'work'),
-              '--data-root', str(tmp_path / 'data')]
-    args = table1.parse_args(common)
-    size = table1.SIZES[args.size]
-    table1.ensure_shapes_dataset(args.data_root, num_train=size['num_train'],
-                                 num_val=size['num_val'])
-    teachers = table1.teacher_jobs(args)
-    for cfg in teachers:
-        os.makedirs(cfg.work_dir, exist_ok=True)
-        open(last_checkpoint(cfg), 'w').close()
-    cfg = table1.student_job('SA+TA label-free', args, teachers, 0)
-    os.makedirs(cfg.work_dir)
-    # init_weights: without it DINO's level_embed (an nn.Parameter of torch.Tensor(...)) is
-    # whatever memory it was given, sometimes NaN, which the benchmark reports as it is.
-    # Seeded so the weights do not depend on how much randomness earlier tests drew.
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        detector = build_detector(detector_cfg(cfg))
-        detector.init_weights()
-        state_dict = detector.state_dict()
+    bench = load('proposal_recall')
+    common, cfg = quick_dino_row(tmp_path, 'SA+TA label-free')
+    state_dict = save_initial_weights(cfg)
     assert all(torch.isfinite(value).all() for value in state_dict.values())
-    torch.save(dict(state_dict=state_dict), last_checkpoint(cfg))
     out = tmp_path / 'proposals.md'
     records = bench.main(common + ['--only', 'SA+TA label-free', 'Raw', '--num-images', '3',
                                    '--out', str(out)])
