@@ -185,9 +185,10 @@ mmengine.__version__, \"mmdet\", mmdet.__version__, \"GPU\", torch.cuda.get_devi
   cmd[train]="$py tools/misc/generate_shapes.py $work/shapes_small --num-train 96 \
 --num-val 32 && $py $helper train --data-root $work/shapes_small --work-dir $work/train"
   cap[train]=180
-  # No test touches CUDA (grep -ri cuda tests: nothing); these build and run the models
-  # through mmdet/mmcv/mmengine on the device's Python, torch and numpy, with the GPU
-  # visible. The 2-process dist_train test expects no GPU (one GPU, two NCCL ranks).
+  # These build and run the models through mmdet/mmcv/mmengine on the device's Python,
+  # torch and numpy; the tests that go through the Runner train and evaluate on the GPU
+  # (it moves the model to the visible device). The 2-process dist_train test expects no
+  # GPU (one GPU, two NCCL ranks).
   cmd[tests]="CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=1 $py -m pytest -p no:cacheprovider \
 -q -n 8 --timeout 240 tests/models tests/engine tests/test_configs.py \
 tests/tools/test_amalgamation_e2e.py --deselect $deselect"

@@ -1,12 +1,13 @@
 """Run a function in a few real gloo processes (CPU) and collect what each rank returns."""
 import os.path as osp
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 
-def run_gloo(fn, tmp_path, *args, world_size: int = 2, start_method: str = 'fork') -> list:
+def run_gloo(fn, tmp_path, *args, world_size: int = 2, start_method: Optional[str] = None) -> list:
     """``fn(rank, *args)`` in ``world_size`` gloo processes; its results by rank.
 
     ``fn`` should be a module-level function (a ``'spawn'`` worker imports it) and return
@@ -14,8 +15,14 @@ def run_gloo(fn, tmp_path, *args, world_size: int = 2, start_method: str = 'fork
     dicts). A worker's exception fails the call with the worker's traceback. Workers are
     forked by default: they inherit the imported mmdet / mmka, which a spawned worker
     imports again (about 10 s on 2 cores); each runs torch single-threaded, as a
-    DataLoader worker does, so no OpenMP pool crosses the fork.
+    DataLoader worker does, so no OpenMP pool crosses the fork. Where a GPU is visible
+    they are spawned: an earlier test in the same process may have run a backward pass on
+    the GPU through the Runner, and autograd's device threads make a forked worker's
+    backward fail ("Unable to handle autograd's threading in combination with
+    fork-based multiprocessing").
     """
+    if start_method is None:
+        start_method = 'spawn' if torch.cuda.is_available() else 'fork'
     store = osp.join(str(tmp_path), 'gloo_store')
     mp.start_processes(_worker, args=(fn, world_size, store, str(tmp_path), args),
                        nprocs=world_size, join=True, start_method=start_method)

@@ -413,4 +413,5 @@ def test_slim_config_trains_and_evaluates_from_plain_checkpoint(shapes_root, tmp
     assert 0.0 <= metrics['coco/bbox_mAP_50'] <= 1.0
     weight = plain.neck.convs[0].conv.weight
     for neck in runner.model.neck:
-        torch.testing.assert_close(neck.convs[0].conv.weight, weight)
+        # .cpu(): the Runner moves the model to a GPU where one is visible.
+        torch.testing.assert_close(neck.convs[0].conv.weight.cpu(), weight)
