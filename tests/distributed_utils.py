@@ -12,8 +12,8 @@ def run_gloo(fn, tmp_path, *args, world_size: int = 2, start_method: Optional[st
 
     ``fn`` should be a module-level function (a ``'spawn'`` worker imports it) and return
     something ``torch.load`` reads with ``weights_only=True`` (tensors, numbers, lists,
-    dicts). A worker's exception fails the call with the worker's traceback. Workers are
-    forked by default: they inherit the imported mmdet / mmka, which a spawned worker
+    dicts). A worker's exception fails the call with the worker's traceback. By default
+    workers are forked: they inherit the imported mmdet / mmka, which a spawned worker
     imports again (about 10 s on 2 cores); each runs torch single-threaded, as a
     DataLoader worker does, so no OpenMP pool crosses the fork. Where a GPU is visible
     they are spawned: an earlier test in the same process may have run a backward pass on

@@ -100,8 +100,9 @@ def test_teacher_cache_reproduces_uncached_training(shapes_root, tiny_teachers, 
         histories[cached] = _history(runner, 'loss')
     # On the CPU the runs agree to float32 rounding. On a GPU, atomic adds in the backward
     # pass make even two uncached runs drift apart (up to 3.4e-5 relative within the first
-    # epoch, before any cache read, on an H100: see
-    # benchmarks/results/gpu_check_2026-12-05_tests.md), so there the bound is 30 times that.
+    # epoch, before any cache read, on an H100: logs/tests.log in
+    # benchmarks/results/gpu_check_2026-12-05_tests_logs.tar.gz), so there the bound is 30
+    # times that.
     on_gpu = next(runner.model.parameters()).device.type != 'cpu'
     np.testing.assert_allclose(histories[True], histories[False], rtol=1e-3 if on_gpu else 1e-6)
     stats = runner.model.teacher_cache.stats
