@@ -215,6 +215,17 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
                 'matching, unweighted',
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising'),
+        compare('label-free, TA\'s class term DINO\'s focal loss on the argmax labels, within '
+                '1.4 AP of labelled (mmka diagnostic, no paper claim)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted, focal', 'Student', within=1.4),
+        compare('label-free: TA\'s class term focal on argmax labels >= KL to soft scores '
+                '(proposals, every layer, conf > 0.5, denoising, DETR matching, unweighted '
+                'both)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted, focal',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted'),
         compare('label-free, the Student\'s recipe with L_d on the teachers\' targets as '
                 'labels, within 1.4 AP of labelled (mmka diagnostic, no paper claim)',
                 'SA+TA label-free, targets as labels', 'Student', within=1.4),

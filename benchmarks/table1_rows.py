@@ -91,6 +91,12 @@ DINO_STUDENTS = {
     'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR matching, '
     'unweighted':
         'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn-prob-unweighted.py',
+    # The same with TA's class term DINO's focal loss on the targets' argmax labels, unmatched
+    # queries at full weight: TA's decoder terms are then L_d on the targets as labels.
+    'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR matching, '
+    'unweighted, focal':
+        'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn-prob-unweighted-'
+        'focal.py',
     # The Student's recipe with its L_d on the teachers' targets as labels, not the
     # annotations: whether the labels hold something the targets lack.
     'SA+TA label-free, targets as labels': 'configs/ka/shapes_2t_dino-labelfree-pseudo-labels.py',

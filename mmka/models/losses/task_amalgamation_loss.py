@@ -56,6 +56,17 @@ class TaskAmalgamationLoss(nn.Module):
     towards all-zero for sigmoid heads (its Bernoulli KL; plain BCE rather than focal so the
     term is the same divergence as the matched one).
 
+    Hard-label class term (``cls_loss``, mmka's diagnostic, not eq. 11): the class term of
+    mmdet's ``DETRHead`` on the targets' argmax labels instead of the KL to their soft
+    probabilities. Matched query i gets its target's ``labels`` entry with weight w_j,
+    unmatched ones the background label with weight ``bg_weight`` (0 with
+    ``unmatched='none'``), and the built loss (e.g. ``FocalLoss``, DINO's) is averaged as
+    ``DETRHead`` averages ``loss_cls``: by N_box for sigmoid heads, whose
+    ``bg_cls_weight`` is 0 (the focal term down-weights easy negatives itself), by N_cls
+    for softmax heads. The targets' temperature then acts on the matching only. It makes
+    TA's class term the one L_d uses on labels, so a row can tell the class-loss form from
+    everything else that differs between the two.
+
     Args:
         assigner (dict, optional): config of the eq. 10 assigner. Defaults to
             :func:`ta_assigner_cfg` (α1 = 1, L1 5, GIoU 2, α3 = 1).
@@ -68,6 +79,9 @@ class TaskAmalgamationLoss(nn.Module):
         normalizer (str): ``'num_matched'`` or ``'conf_sum'``. Defaults to ``'num_matched'``.
         conf_weighting (bool): weight each matched pair by its target's conf (eq. 11).
             Defaults to True (paper); the authors' code uses False.
+        cls_loss (dict, optional): config of an mmdet classification loss on hard labels
+            (``use_sigmoid`` matching the targets' head), replacing the KL class term.
+            Defaults to None (eq. 11's KL).
     """
 
     def __init__(self,
@@ -79,7 +93,8 @@ class TaskAmalgamationLoss(nn.Module):
                  unmatched: str = 'background',
                  bg_weight: float = 0.1,
                  normalizer: str = 'num_matched',
-                 conf_weighting: bool = True) -> None:
+                 conf_weighting: bool = True,
+                 cls_loss: Optional[ConfigType] = None) -> None:
         super().__init__()
         if unmatched not in UNMATCHED_POLICIES:
             raise ValueError(f'Unknown unmatched policy {unmatched!r}; use one of '
@@ -103,6 +118,7 @@ class TaskAmalgamationLoss(nn.Module):
         self.bg_weight = bg_weight
         self.normalizer = normalizer
         self.conf_weighting = conf_weighting
+        self.cls_loss = MODELS.build(cls_loss) if cls_loss is not None else None
 
     def forward(self, student_logits: Tensor, student_boxes: Tensor,
                 targets: Sequence[InstanceData], img_metas: Sequence[dict]) -> dict:
@@ -178,8 +194,8 @@ class TaskAmalgamationLoss(nn.Module):
                            img_metas: Sequence[dict]) -> dict:
         """Eq. 11 for a given matching; shapes as in :meth:`forward`."""
         head, temperature = targets[0].head, targets[0].temperature
-        probs, boxes, conf, matched = self._dense_targets(student_logits, targets,
-                                                          assign_results)
+        probs, boxes, conf, labels, matched = self._dense_targets(student_logits, targets,
+                                                                  assign_results)
         logits = student_logits.flatten(0, 1)
         pred_boxes = student_boxes.flatten(0, 1).float()
         cls_avg, box_avg = self._normalizers(conf, matched)
@@ -187,12 +203,16 @@ class TaskAmalgamationLoss(nn.Module):
 
         # Every query goes through the same computation with weight 0 when unmatched (as in
         # DETRHead): the result always has a grad_fn into both inputs, which DDP needs.
-        cls_sum = (weight * soft_kl(probs, logits, head, temperature)).sum()
-        if self.unmatched == 'background':
-            bg = background_target(head, logits.shape[-1], logits).expand_as(logits)
-            bg_weight = self.bg_weight * (~matched).float()
-            cls_sum = cls_sum + (bg_weight * soft_kl(bg, logits, head, 1.0)).sum()
-        loss_cls = self.cls_weight * cls_sum / cls_avg
+        if self.cls_loss is not None:
+            loss_cls = self.cls_weight * self._hard_label_cls(
+                logits, labels, weight, matched, head, box_avg if head == 'sigmoid' else cls_avg)
+        else:
+            cls_sum = (weight * soft_kl(probs, logits, head, temperature)).sum()
+            if self.unmatched == 'background':
+                bg = background_target(head, logits.shape[-1], logits).expand_as(logits)
+                bg_weight = self.bg_weight * (~matched).float()
+                cls_sum = cls_sum + (bg_weight * soft_kl(bg, logits, head, 1.0)).sum()
+            loss_cls = self.cls_weight * cls_sum / cls_avg
 
         loss_l1 = l1_loss(pred_boxes, boxes, weight=weight.unsqueeze(1), avg_factor=box_avg)
         factors = torch.cat([
@@ -206,26 +226,55 @@ class TaskAmalgamationLoss(nn.Module):
             loss_ta_bbox=self.box_weight * self.l1_weight * loss_l1,
             loss_ta_iou=self.box_weight * self.giou_weight * loss_giou)
 
+    def _hard_label_cls(self, logits: Tensor, labels: Tensor, weight: Tensor, matched: Tensor,
+                        head: str, avg_factor: Tensor) -> Tensor:
+        """``cls_loss`` on the targets' argmax labels, as ``DETRHead``'s ``loss_cls``.
+
+        Args:
+            logits (Tensor): (B·m, K) student logits.
+            labels (Tensor): (B·m,) target labels of matched queries, anything elsewhere.
+            weight (Tensor): (B·m,) matched pairs' weights, 0 when unmatched.
+            matched (Tensor): (B·m,) bool.
+            head (str): the targets' head kind.
+            avg_factor (Tensor): the normaliser, a scalar.
+        """
+        sigmoid_loss = bool(getattr(self.cls_loss, 'use_sigmoid', False))
+        if sigmoid_loss != (head == 'sigmoid'):
+            raise ValueError(
+                f'cls_loss {type(self.cls_loss).__name__}(use_sigmoid={sigmoid_loss}) does not '
+                f'fit {head} targets; use use_sigmoid={head == "sigmoid"}.')
+        # mmdet's label for "no object": num_classes for sigmoid losses (all-zero one-hot),
+        # the last (background) column for softmax ones.
+        background = logits.shape[-1] if head == 'sigmoid' else logits.shape[-1] - 1
+        labels = torch.where(matched, labels, torch.full_like(labels, background))
+        bg_weight = self.bg_weight if self.unmatched == 'background' else 0.0
+        label_weights = weight + bg_weight * (~matched).float()
+        return self.cls_loss(logits.float(), labels, label_weights, avg_factor=avg_factor)
+
     def _dense_targets(self, student_logits: Tensor, targets: Sequence[InstanceData],
                        assign_results: Sequence[AssignResult]) -> Tuple[Tensor, ...]:
         """Targets laid out per student query, flattened over the batch.
 
         Returns:
-            tuple[Tensor]: probs (B·m, K), boxes (B·m, 4) normalised cxcywh, conf (B·m,) and
-            matched (B·m,) bool; unmatched queries have zero probs, boxes and conf.
+            tuple[Tensor]: probs (B·m, K), boxes (B·m, 4) normalised cxcywh, conf (B·m,),
+            labels (B·m,) long and matched (B·m,) bool; unmatched queries have zero probs,
+            boxes, conf and labels.
         """
         batch, num_queries, width = student_logits.shape
         probs = student_logits.new_zeros((batch, num_queries, width), dtype=torch.float32)
         boxes = student_logits.new_zeros((batch, num_queries, 4), dtype=torch.float32)
         conf = student_logits.new_zeros((batch, num_queries), dtype=torch.float32)
+        labels = student_logits.new_zeros((batch, num_queries), dtype=torch.long)
         for b, (image_targets, result) in enumerate(zip(targets, assign_results)):
             query = torch.nonzero(result.gt_inds > 0).squeeze(1)
             target = result.gt_inds[query] - 1
             probs[b, query] = image_targets.probs[target].float()
             boxes[b, query] = image_targets.bboxes[target].float()
             conf[b, query] = image_targets.scores[target].float()
+            labels[b, query] = image_targets.labels[target].long()
         matched = torch.stack([result.gt_inds > 0 for result in assign_results])
-        return probs.flatten(0, 1), boxes.flatten(0, 1), conf.flatten(), matched.flatten()
+        return (probs.flatten(0, 1), boxes.flatten(0, 1), conf.flatten(), labels.flatten(),
+                matched.flatten())
 
     def _normalizers(self, conf: Tensor, matched: Tensor) -> Tuple[Tensor, Tensor]:
         """N_cls and N_box, averaged over DDP ranks (one all-reduce) and clamped to >= 1."""

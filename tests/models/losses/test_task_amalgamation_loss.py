@@ -116,6 +116,70 @@ def test_without_conf_weighting_equals_hand_computation(head, unmatched):
         TaskAmalgamationLoss(normalizer='conf_sum', conf_weighting=False)
 
 
+FOCAL = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
+CROSS_ENTROPY = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
+
+
+def _hand_hard_label_cls(logits, targets, assign_results, head, bg_weight, unmatched,
+                         conf_weighting):
+    """DETRHead's class term on the targets' argmax labels, by hand: focal (alpha 0.25,
+    gamma 2) over every class for sigmoid heads, averaged by the matched count; cross-entropy
+    for softmax heads, averaged by matched + bg_weight x unmatched."""
+    total = num_matched = num_unmatched = 0.0
+    for b, (image_logits, t, result) in enumerate(zip(logits.tolist(), targets,
+                                                      assign_results)):
+        for i, z in enumerate(image_logits):
+            j = result.gt_inds[i].item() - 1
+            if j < 0:
+                num_unmatched += 1
+                w, label = (bg_weight if unmatched == 'background' else 0.0), None
+            else:
+                num_matched += 1
+                w = t.scores[j].item() if conf_weighting else 1.0
+                label = t.labels[j].item()
+            if head == 'sigmoid':
+                for c, zc in enumerate(z):
+                    p = sigmoid(zc)
+                    total += w * (-0.25 * (1 - p)**2 * math.log(p) if c == label else
+                                  -0.75 * p**2 * math.log(1 - p))
+            else:
+                total += w * -math.log(softmax(z)[len(z) - 1 if label is None else label])
+    neg = bg_weight * num_unmatched if (head == 'softmax' and unmatched == 'background') else 0
+    return total / max(num_matched + neg, 1)
+
+
+@pytest.mark.parametrize('head, cls_loss', [('sigmoid', FOCAL), ('softmax', CROSS_ENTROPY)])
+@pytest.mark.parametrize('unmatched, conf_weighting', [('background', False),
+                                                      ('background', True), ('none', False)])
+def test_hard_label_cls_loss_equals_hand_computation(head, cls_loss, unmatched,
+                                                     conf_weighting):
+    """cls_loss: DETRHead's class term on the argmax labels; the box terms are untouched."""
+    logits, boxes, targets = _batch(head, temperature=2.0, seed=3)
+    kwargs = dict(unmatched=unmatched, bg_weight=0.5, conf_weighting=conf_weighting)
+    loss = TaskAmalgamationLoss(cls_loss=cls_loss, **kwargs)
+    got = loss(logits, boxes, targets, IMG_METAS)
+    assign_results = loss.assign(logits, boxes, targets, IMG_METAS)
+    assert any((r.gt_inds == 0).any() for r in assign_results)  # background terms are used
+    expected = _hand_hard_label_cls(logits, targets, assign_results, head, 0.5, unmatched,
+                                    conf_weighting)
+    assert got['loss_ta_cls'].item() == pytest.approx(expected, rel=1e-5)
+    soft = TaskAmalgamationLoss(**kwargs)(logits, boxes, targets, IMG_METAS)
+    assert got['loss_ta_cls'].item() != pytest.approx(soft['loss_ta_cls'].item(), rel=1e-3)
+    for name in ('loss_ta_bbox', 'loss_ta_iou'):
+        assert got[name].item() == pytest.approx(soft[name].item(), rel=1e-6), name
+    got['loss_ta_cls'].backward()
+    assert logits.grad.abs().sum() > 0
+
+
+def test_hard_label_cls_loss_must_fit_the_head():
+    logits, boxes, targets = _batch('softmax')
+    with pytest.raises(ValueError, match=r'use_sigmoid=True\) does not fit softmax targets'):
+        TaskAmalgamationLoss(cls_loss=FOCAL)(logits, boxes, targets, IMG_METAS)
+    logits, boxes, targets = _batch('sigmoid')
+    with pytest.raises(ValueError, match='use use_sigmoid=True'):
+        TaskAmalgamationLoss(cls_loss=CROSS_ENTROPY)(logits, boxes, targets, IMG_METAS)
+
+
 def test_temperature_squared_scaling():
     """Soft targets at T: the class term is T² · KL at T (checked via a T = 1 copy)."""
     logits, boxes, targets = _batch('softmax', temperature=3.0)
