@@ -124,16 +124,12 @@ DINO_ROWS = {
                    m['hooks'][1]['targets'].update(score_thr=0.5)),
         SA | TA | ENC_TA | {f'd0.{key}' for key in TA} |
         {f'pseudo.{layer}{key}' for layer in ('', 'd0.') for key in DN}),
+    # The row above with TA's class term DINO's focal loss, unmatched queries at full weight.
     'labelfree-proposals-all-layers-conf05-dn-prob-unweighted-focal': (
-        lambda m: (m.update(gt_loss_weight=0.1, gt_losses=DN,
-                            pseudo_labels=dict(score_thr=0.5, max_targets=50)),
-                   m['hooks'][1].update(proposals=True, aux_layers=True, match_cost='prob',
-                                        loss=dict(type='TaskAmalgamationLoss',
-                                                  conf_weighting=False, bg_weight=1.0,
-                                                  cls_loss=dict(type='FocalLoss',
-                                                                use_sigmoid=True, gamma=2.0,
-                                                                alpha=0.25, loss_weight=1.0))),
-                   m['hooks'][1]['targets'].update(score_thr=0.5)),
+        lambda m: (DINO_ROWS['labelfree-proposals-all-layers-conf05-dn-prob-unweighted'][0](m),
+                   m['hooks'][1]['loss'].update(
+                       bg_weight=1.0, cls_loss=dict(type='FocalLoss', use_sigmoid=True,
+                                                    gamma=2.0, alpha=0.25, loss_weight=1.0))),
         SA | TA | ENC_TA | {f'd0.{key}' for key in TA} |
         {f'pseudo.{layer}{key}' for layer in ('', 'd0.') for key in DN}),
     'labelfree-pseudo-labels': (
