@@ -226,6 +226,18 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
                 'matching, unweighted, focal',
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
                 'matching, unweighted'),
+        compare('label-free, focal class term: unmatched queries at weight 1 >= at eq. 11\'s '
+                '0.1 (the focal row\'s gain from its background weight, not its loss form)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted, focal',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted, focal, background 0.1'),
+        compare('label-free, unmatched queries at 0.1: TA\'s class term focal on argmax '
+                'labels >= KL to soft scores (the loss form alone)',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted, focal, background 0.1',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted'),
         compare('label-free, the Student\'s recipe with L_d on the teachers\' targets as '
                 'labels, within 1.4 AP of labelled (mmka diagnostic, no paper claim)',
                 'SA+TA label-free, targets as labels', 'Student', within=1.4),

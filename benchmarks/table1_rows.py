@@ -97,6 +97,12 @@ DINO_STUDENTS = {
     'unweighted, focal':
         'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn-prob-unweighted-'
         'focal.py',
+    # The focal row with the unmatched queries' background weight back at eq. 11's 0.1: which
+    # of its two changes (loss form, background weight) carries its gain.
+    'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR matching, '
+    'unweighted, focal, background 0.1':
+        'configs/ka/shapes_2t_dino-labelfree-proposals-all-layers-conf05-dn-prob-unweighted-'
+        'focal-bg01.py',
     # The Student's recipe with its L_d on the teachers' targets as labels, not the
     # annotations: whether the labels hold something the targets lack.
     'SA+TA label-free, targets as labels': 'configs/ka/shapes_2t_dino-labelfree-pseudo-labels.py',

@@ -526,6 +526,9 @@ ONLY_IN_DINO = {'SA+TA label-free, proposal TA': 'TA on the two-stage proposals,
                 'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
                 'matching, unweighted, focal': 'the same, with TA\'s class term focal on the '
                 'targets\' argmax labels',
+                'SA+TA label-free, proposal TA, every layer, conf > 0.5, denoising, DETR '
+                'matching, unweighted, focal, background 0.1': 'the same, with unmatched '
+                'queries at eq. 11\'s background weight',
                 'SA+TA label-free, targets as labels': 'the Student\'s recipe with its '
                 'ground-truth loss on the targets, which the Conditional DETR family does '
                 'not run',

@@ -132,6 +132,13 @@ DINO_ROWS = {
                                                     gamma=2.0, alpha=0.25, loss_weight=1.0))),
         SA | TA | ENC_TA | {f'd0.{key}' for key in TA} |
         {f'pseudo.{layer}{key}' for layer in ('', 'd0.') for key in DN}),
+    # The focal row with unmatched queries back at eq. 11's background weight.
+    'labelfree-proposals-all-layers-conf05-dn-prob-unweighted-focal-bg01': (
+        lambda m: (
+            DINO_ROWS['labelfree-proposals-all-layers-conf05-dn-prob-unweighted-focal'][0](m),
+            m['hooks'][1]['loss'].update(bg_weight=0.1)),
+        SA | TA | ENC_TA | {f'd0.{key}' for key in TA} |
+        {f'pseudo.{layer}{key}' for layer in ('', 'd0.') for key in DN}),
     'labelfree-pseudo-labels': (
         lambda m: m.update(pseudo_labels=dict(score_thr=0.5, max_targets=50)),
         SA | TA | {f'pseudo.{layer}{part}{key}' for layer in ('', 'd0.')
