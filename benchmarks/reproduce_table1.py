@@ -43,6 +43,11 @@ trained again; the teachers are trained again only when a KA row is to train or 
 teacher's or the Ensemble's evaluation has no record. Another records root (rows trained
 under teachers trained again on another machine, kept apart from the default root's) needs
 its own ``--work-dir``: a work dir's cached evaluations are read before any root's records.
+A KA row's teachers run in bf16 where the CPU computes it natively, else in float32, and
+the precision is part of the row's key; so that a table is written again on either kind of
+CPU, a row with no record under this CPU's precision is found under the other
+(``--teacher-dtype auto``); ``--teacher-dtype bfloat16`` or ``float32`` keys every KA row
+under that precision, whatever the CPU (slow: emulated bf16 costs more than float32).
 ``--only`` with no names trains and evaluates just the teachers and the Ensemble (the
 findings then say "not run" for the students). ``--report-only`` trains nothing and reports
 the rows x seeds whose training has finished, naming the others: rows trained by several
@@ -117,7 +122,8 @@ from mmdet.utils import register_all_modules  # noqa: E402
 import mmka  # noqa: E402,F401
 from mmka.datasets import (ensure_shapes_dataset, get_partition,  # noqa: E402
                            write_class_agnostic_splits)
-from mmka.utils import (last_checkpoint, machine, mmka_commit, run_training_jobs,  # noqa: E402
+from mmka.utils import (CHEAP_TEACHER_DTYPES, last_checkpoint, machine,  # noqa: E402
+                        mmka_commit, native_bf16, run_training_jobs,
                         set_num_workers, teacher_precision)
 from mmka.utils.complexity import model_complexity  # noqa: E402
 import records  # noqa: E402
@@ -174,6 +180,10 @@ def parse_args(argv=None):
                       help='train what is missing (teachers, pre-training, the chosen '
                       'students), evaluate them into their records and stop: the table '
                       'untouched; report later with --report-only')
+    parser.add_argument('--teacher-dtype', default='auto', choices=CHEAP_TEACHER_DTYPES,
+                        help="the KA rows' teachers' precision: bf16 where the CPU computes "
+                        'it natively, else float32 (auto, default; a row recorded under the '
+                        'other precision counts as done), or one of them on any CPU')
     parser.add_argument('--jobs', type=int, default=None,
                         help='models trained at once, each on cores / jobs threads (also when '
                         'fewer are left to train); default: one per core, a lone model on '
@@ -386,6 +396,25 @@ def evaluated(cfg: Config, partitions: Dict[str, tuple], records_root: Optional[
     return records.exists(cfg.work_dir, filename, records_root)
 
 
+def recorded_in_either_precision(args, teachers: List[Config], budget: Optional[dict],
+                                 students: Dict[tuple, Config],
+                                 partitions: Dict[str, tuple]) -> Dict[tuple, Config]:
+    """``students`` (this CPU's precision for the KA rows' teachers, ``--teacher-dtype
+    auto``) with each row that has neither a checkpoint nor an evaluation under it, but an
+    evaluation under the other precision, replaced by that row's config: a record made on a
+    CPU with native bf16 is found on one without, and the converse. Rows without teachers
+    have the same key under both."""
+    other = 'float32' if native_bf16() else 'bfloat16'
+    elsewhere = student_jobs(argparse.Namespace(**dict(vars(args), teacher_dtype=other)),
+                             teachers, budget)
+    found = {}
+    for key, cfg in students.items():
+        here = osp.isfile(last_checkpoint(cfg)) or evaluated(cfg, partitions, args.records)
+        there = elsewhere[key]
+        found[key] = there if not here and evaluated(there, partitions, args.records) else cfg
+    return found
+
+
 def result_path(work_dir: str, partitions: Dict[str, tuple]) -> str:
     """Where the evaluation of the model in ``work_dir`` on ``partitions`` is cached."""
     key = hashlib.sha1(json.dumps(partitions, sort_keys=True).encode()).hexdigest()[:10]
@@ -556,6 +585,8 @@ def main(argv=None):
         for line in compute_matched_lines(budget):
             log(line)
     students = student_jobs(args, teachers, budget)
+    if args.teacher_dtype == 'auto':
+        students = recorded_in_either_precision(args, teachers, budget, students, partitions)
     # A model is done when its checkpoint is here or its evaluation is (cached or committed
     # by an earlier run, maybe on another machine): it is not trained again.
     done = {key: osp.isfile(last_checkpoint(c)) or evaluated(c, partitions, args.records)

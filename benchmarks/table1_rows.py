@@ -326,7 +326,7 @@ def student_job(name: str, args, teachers: List[Config], seed: int) -> Config:
         if cfg.model.student.type.startswith('KA'):
             cfg.model.student.num_teachers = num
         if family['cheap_teachers']:
-            use_cheap_teachers(cfg)
+            use_cheap_teachers(cfg, getattr(args, 'teacher_dtype', 'auto'))
         # The embedded pipeline is deterministic (one resize, no flips), so every KA row
         # (but those with the family's ``uncached_hooks``) reads its teachers' outputs from
         # a cache after its first epoch. float32 storage serves exactly what the teachers

@@ -55,15 +55,36 @@ def set_num_workers(cfg: Config, num_workers: int) -> Config:
     return cfg
 
 
-def use_cheap_teachers(cfg: Config) -> Config:
+#: What :func:`use_cheap_teachers` accepts as ``teacher_dtype``.
+CHEAP_TEACHER_DTYPES = ('auto', 'bfloat16', 'float32')
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (oneDNN reports it: AVX512-BF16 or AMX)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def use_cheap_teachers(cfg: Config, teacher_dtype: str = 'auto') -> Config:
     """Run an amalgamator's teachers the cheapest correct way on this machine (in place).
 
-    Channels-last teachers always; bf16 teachers where the CPU computes bf16 natively
-    (oneDNN reports it: AVX512-BF16 or AMX), since emulated bf16 is slower than float32.
-    Under AMP on a GPU the teachers already run in reduced precision.
+    Channels-last teachers always; bf16 teachers where the CPU computes bf16 natively,
+    since emulated bf16 is slower than float32. Under AMP on a GPU the teachers already run
+    in reduced precision.
+
+    Args:
+        cfg (Config): an amalgamator's config.
+        teacher_dtype (str): ``'auto'`` (bf16 where native, else float32), or
+            ``'bfloat16'`` / ``'float32'`` whatever the CPU: the precision is part of the
+            config, so of a benchmark row's key, and a row trained on one kind of CPU is
+            found on the other only under the precision it was trained with.
     """
+    if teacher_dtype not in CHEAP_TEACHER_DTYPES:
+        raise ValueError(f'teacher_dtype must be one of {CHEAP_TEACHER_DTYPES}, got '
+                         f'{teacher_dtype!r}.')
     cfg.model.teacher_channels_last = True
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if teacher_dtype == 'auto':
+        teacher_dtype = 'bfloat16' if native_bf16() else 'float32'
+    if teacher_dtype == 'bfloat16':
         cfg.model.teacher_dtype = 'bfloat16'
     return cfg
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import mmka.utils.config_utils as config_utils
 from mmka.utils import mmka_commit
 
 from ..conftest import REPO
@@ -550,7 +551,8 @@ def test_dino_family_has_every_row_of_the_conditional_detr_family():
 #: The DINO rows that existed before the family had every row: the key of each row's job
 #: config with the teachers' config paths relative to the checkout (the work-dir key hashes
 #: their absolute paths, so it depends on where the checkout lives). A change renames the
-#: row's cached runs.
+#: row's cached runs. Recorded with the teachers in bf16 (`use_cheap_teachers` on a CPU with
+#: native bf16), so the test asks for that precision on every CPU.
 KNOWN_DINO_ROWS = {
     ('--family', 'dino', '--size', 'medium', '--teacher-epochs', '24',
      '--student-epochs', '24'):
@@ -565,7 +567,8 @@ KNOWN_DINO_ROWS = {
 @pytest.mark.parametrize('argv', list(KNOWN_DINO_ROWS), ids=' '.join)
 def test_existing_dino_rows_keep_their_configs(argv, monkeypatch):
     bench, rows = load('reproduce_table1'), load_rows()
-    args = bench.parse_args(list(argv) + ['--work-dir', '/w', '--data-root', '/data/shapes'])
+    args = bench.parse_args(list(argv) + ['--teacher-dtype', 'bfloat16', '--work-dir', '/w',
+                                          '--data-root', '/data/shapes'])
     teachers = bench.teacher_jobs(args)
     keyed = rows.keyed
     monkeypatch.setattr(rows, 'keyed', lambda cfg, name, work_dir: cfg)  # keyed below
@@ -813,3 +816,41 @@ def test_learning_curve_joins_a_resumed_run_and_keeps_the_newest_of_a_restart(tm
     write_scalars(tmp_path, '20261203_190000', [(6, 0.5, 0.7)])
     assert bench.learning_curve(str(tmp_path)) == [
         [2, 0.15, 0.25], [4, 0.35, 0.55], [6, 0.5, 0.7]]
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_a_ka_row_recorded_under_the_other_precision_is_found(tmp_path, monkeypatch, native):
+    """The teachers' precision (bf16 where native) is in a KA row's key: a table written on a
+    CPU of the other kind must find the row's record, not call it untrained; a row with a
+    record under this CPU's precision keeps it, and Raw (no teachers) is one key."""
+    bench = load('reproduce_table1')
+    monkeypatch.setattr(config_utils, 'native_bf16', lambda: native)
+    monkeypatch.setattr(bench, 'native_bf16', lambda: native)
+    common = ['--family', 'dino', '--size', 'medium', '--teacher-init', 'pretrained', '--only',
+              'Raw', 'Student', '--seeds', '0', '1', '--work-dir', str(tmp_path / 'work'),
+              '--records', str(tmp_path / 'records')]
+    args = bench.parse_args(common)
+    partitions = {'T1': ('circle', ), 'T2': ('ellipse', )}
+    teachers = bench.teacher_jobs(args)
+    here = bench.student_jobs(args, teachers, None)
+    other = 'float32' if native else 'bfloat16'
+    args_there = bench.parse_args(common + ['--teacher-dtype', other])
+    there = bench.student_jobs(args_there, teachers, None)
+    assert here[('Raw', 0)].work_dir == there[('Raw', 0)].work_dir
+    assert here[('Student', 0)].work_dir != there[('Student', 0)].work_dir
+
+    def write_record(cfg):
+        name = osp.basename(bench.result_path(cfg.work_dir, partitions))
+        path = bench.records.record_path(cfg.work_dir, name, args.records)
+        os.makedirs(osp.dirname(path))
+        with open(path, 'w') as f:
+            f.write('{}')
+
+    write_record(there[('Student', 0)])  # seed 0: only the other kind of CPU trained it
+    write_record(there[('Student', 1)])  # seed 1: both did; this CPU's record wins
+    write_record(here[('Student', 1)])
+    found = bench.recorded_in_either_precision(args, teachers, None, here, partitions)
+    assert found[('Student', 0)].work_dir == there[('Student', 0)].work_dir
+    assert found[('Student', 1)].work_dir == here[('Student', 1)].work_dir
+    assert found[('Raw', 0)].work_dir == here[('Raw', 0)].work_dir
+    assert found.keys() == here.keys()
