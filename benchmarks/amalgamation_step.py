@@ -50,7 +50,7 @@ from mmdet.utils import register_all_modules  # noqa: E402
 import mmka  # noqa: E402,F401
 from mmka.datasets import ensure_shapes_dataset  # noqa: E402
 from mmka.models.losses import TaskAmalgamationLoss  # noqa: E402
-from mmka.utils import cpu_name, provenance, set_data_root  # noqa: E402
+from mmka.utils import cpu_name, native_bf16, provenance, set_data_root  # noqa: E402
 
 VARIANTS = ('raw', 'raw_ext', 'ka', 'ka_cheap', 'ka_cached')
 EXACTNESS_BATCHES = 4
@@ -82,7 +82,7 @@ def build_model(cfg: Config, variant: str, tmp: str, device: torch.device,
             hook['targets'] = dict(hook.get('targets', {}), score_thr=0.0)
     model = dict(cfg.model.to_dict(), teachers=teachers, hooks=hooks)
     if variant == 'ka_cheap':  # mmka.utils.use_cheap_teachers; on a GPU, AMP gives fp16
-        bf16 = device.type == 'cpu' and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        bf16 = device.type == 'cpu' and native_bf16()
         model.update(teacher_channels_last=True, teacher_dtype='bfloat16' if bf16 else None)
     if variant == 'ka_cached':
         model.update(teacher_cache=dict(dir=cache_dir, dtype='float16'))

@@ -396,6 +396,13 @@ def evaluated(cfg: Config, partitions: Dict[str, tuple], records_root: Optional[
     return records.exists(cfg.work_dir, filename, records_root)
 
 
+def finished(cfg: Config, partitions: Dict[str, tuple], records_root: Optional[str]) -> bool:
+    """Whether the model of ``cfg`` is done: its checkpoint is here or its evaluation is
+    (cached or committed by an earlier run, maybe on another machine); it is not trained
+    again."""
+    return osp.isfile(last_checkpoint(cfg)) or evaluated(cfg, partitions, records_root)
+
+
 def recorded_in_either_precision(args, teachers: List[Config], budget: Optional[dict],
                                  students: Dict[tuple, Config],
                                  partitions: Dict[str, tuple]) -> Dict[tuple, Config]:
@@ -409,9 +416,9 @@ def recorded_in_either_precision(args, teachers: List[Config], budget: Optional[
                              teachers, budget)
     found = {}
     for key, cfg in students.items():
-        here = osp.isfile(last_checkpoint(cfg)) or evaluated(cfg, partitions, args.records)
         there = elsewhere[key]
-        found[key] = there if not here and evaluated(there, partitions, args.records) else cfg
+        found[key] = there if not finished(cfg, partitions, args.records) and \
+            evaluated(there, partitions, args.records) else cfg
     return found
 
 
@@ -587,10 +594,7 @@ def main(argv=None):
     students = student_jobs(args, teachers, budget)
     if args.teacher_dtype == 'auto':
         students = recorded_in_either_precision(args, teachers, budget, students, partitions)
-    # A model is done when its checkpoint is here or its evaluation is (cached or committed
-    # by an earlier run, maybe on another machine): it is not trained again.
-    done = {key: osp.isfile(last_checkpoint(c)) or evaluated(c, partitions, args.records)
-            for key, c in students.items()}
+    done = {key: finished(c, partitions, args.records) for key, c in students.items()}
     to_train = {key: c for key, c in students.items() if not done[key]}
     if args.report_only:  # leave them out of the table and name them under it
         students = {key: c for key, c in students.items() if done[key]}

@@ -3,7 +3,8 @@ import os.path as osp
 import re
 
 import pytest
-import torch
+
+from mmka.utils import native_bf16
 
 from ..conftest import load_tool
 
@@ -36,7 +37,7 @@ def test_demo_runs_the_whole_pipeline_and_reuses_checkpoints(tmp_path, capsys):
     # Evaluations run the teachers in float32; the student's teachers as use_cheap_teachers
     # picks.
     assert ('; teachers float32 for `Teacher_1`, `Teacher_2`, `Ensemble`; bfloat16 for '
-            '`Student`\n' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else
+            '`Student`\n' if native_bf16() else
             '; teachers float32\n') in out
     assert (tmp_path / 'work' / 'teacher1' / 'epoch_1.pth').is_file()
     # A second run trains nothing: every checkpoint is reused.
