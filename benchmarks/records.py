@@ -14,13 +14,16 @@ with rows trained in earlier sessions, from the records alone.
 
 A record stands for a config, not for a set of weights: a model trained again on another
 machine from the same config (a student's teachers, say) is the same recipe, not bit for
-bit the same network.
+bit the same network. So that a report can tell which teacher weights a record was measured
+with, a record of a model with teachers names them (``teachers``: each teacher's work dir
+name and :func:`weights_fingerprint` of its checkpoint).
 
     python benchmarks/records.py [PREFIX ...] [--root DIR]
 
 lists the records (of the models whose folder starts with a PREFIX) as a markdown table.
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
@@ -28,6 +31,22 @@ from typing import Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RECORDS = osp.join(REPO, 'benchmarks', 'results', 'records')
+
+
+def weights_fingerprint(checkpoint: str) -> str:
+    """A short hash of the weights (``state_dict``) in ``checkpoint``: equal for the same
+    network, whatever else the file holds (optimizer state, the time it was saved)."""
+    import torch  # here, not above: listing the records needs no torch
+
+    # Own checkpoints, written by mmengine: its message hub objects need full unpickling.
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    state = state.get('state_dict', state)
+    digest = hashlib.sha1()
+    for name in sorted(state):
+        digest.update(name.encode())
+        # As bytes, so that every dtype (bf16 too) hashes exactly.
+        digest.update(state[name].detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:10]
 
 
 def record_path(work_dir: str, filename: str, root: str = RECORDS) -> str:

@@ -40,7 +40,9 @@ session) resumes from its last validation's checkpoint. Every evaluation is also
 size; see ``records.py``), to be committed: on a machine without the work dirs a rerun
 finds it, so the table can be written again (``--report-only``) and a recorded row is not
 trained again; the teachers are trained again only when a KA row is to train or a
-teacher's or the Ensemble's evaluation has no record. Another records root (rows trained
+teacher's or the Ensemble's evaluation has no record; a record names the weights of the
+teachers it was made with, so a report names the KA rows trained under teachers trained
+again (``table1_report.under_teachers_trained_again``). Another records root (rows trained
 under teachers trained again on another machine, kept apart from the default root's) needs
 its own ``--work-dir``: a work dir's cached evaluations are read before any root's records.
 A KA row's teachers run in bf16 where the CPU computes it natively, else in float32, and
@@ -369,12 +371,15 @@ def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple
     a later run on any machine finds it without the checkpoint.
 
     The record also holds ``mmka``, the commit that evaluated it: ``commit`` (the one the
-    run started at) or :func:`mmka_commit` now, and the ``machine`` and ``date``.
+    run started at) or :func:`mmka_commit` now, and the ``machine`` and ``date``; where
+    ``cfg`` has teachers (the teachers' and the Ensemble's evaluations, the KA rows), it
+    names their weights (:func:`teacher_weights`).
     """
     filename = osp.basename(result_path(cfg.work_dir, partitions))
     cached = records.load(cfg.work_dir, filename, records_root)
     if cached is not None:
         return cached
+    teachers = teacher_weights(cfg)
     # In-process loading: the same images, and no worker processes to start and join for
     # one pass over a few hundred small images (it halves the quick size's evaluations).
     cfg = set_num_workers(cfg.copy(), 0)
@@ -386,8 +391,20 @@ def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple
                   train_seconds=train_seconds(train_dir) if train_dir else None,
                   **complexity(model_cfg), mmka=commit or mmka_commit(), machine=machine(),
                   date=time.strftime('%Y-%m-%d'))
+    if teachers:
+        result['teachers'] = teachers
     records.save(cfg.work_dir, filename, result, records_root)
     return result
+
+
+def teacher_weights(cfg: Config) -> Dict[str, str]:
+    """``{teacher work dir name: records.weights_fingerprint of its checkpoint}`` of the
+    teachers in ``cfg.model`` (none: ``{}``): which teacher weights an evaluation was made
+    with. A KA row trained where its teachers' checkpoints were lost learned from the same
+    configs trained again, other weights; the report names such rows
+    (``table1_report.under_teachers_trained_again``)."""
+    return {osp.basename(osp.dirname(t['checkpoint'])): records.weights_fingerprint(
+        t['checkpoint']) for t in cfg.model.get('teachers', ())}
 
 
 def evaluated(cfg: Config, partitions: Dict[str, tuple], records_root: Optional[str]) -> bool:

@@ -403,24 +403,41 @@ def other_machines(rows: Dict[str, List[dict]], here: str) -> List[str]:
 
 
 def under_teachers_trained_again(rows: Dict[str, List[dict]]) -> List[str]:
-    """KA rows (every row but the teachers, the Ensemble and the Raw rows) with a record
-    from a machine none of the teachers' records come from, e.g. ``['`SAG` (Intel ...)']``.
+    """KA rows (every row but the teachers, the Ensemble and the Raw rows) with a record made
+    under other teacher weights than the teachers' records, e.g. ``['`SAG` (Intel ...)']``.
 
-    Checkpoints stay on the machine that trained them, so such a row learned from the same
-    teacher configs (same keys) trained again there, not from the teachers in the table;
-    their AP may differ from the recorded one by about a seed's spread."""
-    teachers = {r.get('machine') for name, records in rows.items() if evaluated_once(name)
-                for r in records} - {None}
-    if not teachers:  # no teacher record says where it was made
-        return []
+    Checkpoints stay on the machine that trained them, so a KA row trained where they are
+    gone learned from the same teacher configs (same keys) trained again, not from the
+    teachers in the table; their AP may differ from the recorded one by about a seed's
+    spread. A record that names its teachers' weights (``teachers``, see
+    ``reproduce_table1.teacher_weights``) counts when one of them is not the weights the
+    teachers' records name (records from before that field name none): its machine and date
+    are given, as the machine may be the teachers' by name. An older record counts when its
+    machine is none of the teachers' records' machines."""
+    weights, machines = {}, set()
+    for name, records in rows.items():
+        if evaluated_once(name):
+            for r in records:
+                weights.update(r.get('teachers') or {})
+                machines.add(r.get('machine'))
+    machines.discard(None)
+
+    def where(record: dict) -> Optional[str]:
+        if 'teachers' in record:
+            other = any(weights.get(t) != w for t, w in record['teachers'].items())
+            return f"{record.get('machine', '?')}, {record.get('date', 'undated')}" \
+                if other else None
+        made = record.get('machine')
+        return made if machines and made and made not in machines else None
+
     found = {}
     for name, records in rows.items():
         if evaluated_once(name) or name.startswith('Raw'):
             continue
-        where = sorted({r['machine'] for r in records if r.get('machine')} - teachers)
-        if where:
-            found[name] = '; '.join(where)
-    return [f'`{name}` ({where})' for name, where in found.items()]
+        places = sorted({where(r) for r in records} - {None})
+        if places:
+            found[name] = '; '.join(places)
+    return [f'`{name}` ({places})' for name, places in found.items()]
 
 
 def provenance_of_cache(rows: Dict[str, List[dict]], commit: str,
@@ -435,9 +452,9 @@ def provenance_of_cache(rows: Dict[str, List[dict]], commit: str,
                      f'{", ".join(elsewhere)}.  ')
     again = under_teachers_trained_again(rows)
     if again:
-        lines.append('Trained under the teachers trained again on another machine than '
-                     "the teachers' records (same configs and keys; checkpoints do not "
-                     f'travel): {", ".join(again)}.  ')
+        lines.append("Trained under the teachers trained again, not the weights of the "
+                     "teachers' records (same configs and keys; checkpoints do not travel): "
+                     f'{", ".join(again)}.  ')
     return lines
 
 

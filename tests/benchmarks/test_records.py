@@ -9,6 +9,21 @@ sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 import records  # noqa: E402
 
 
+def test_weights_fingerprint_names_the_weights_not_the_file(tmp_path):
+    """Same weights, other file contents (meta, optimizer): one fingerprint; one weight
+    changed, or a bf16 copy, another."""
+    import torch
+    weights = {'w': torch.arange(6.).reshape(2, 3), 'b': torch.zeros(2)}
+    paths = [str(tmp_path / f'{i}.pth') for i in range(4)]
+    torch.save(dict(state_dict=weights, meta=dict(time='09:00')), paths[0])
+    torch.save(dict(meta=dict(time='10:00'), optimizer={'lr': 1}, state_dict=weights), paths[1])
+    torch.save(dict(state_dict=dict(weights, b=torch.tensor([0., 1e-6]))), paths[2])
+    torch.save(dict(state_dict={k: v.bfloat16() for k, v in weights.items()}), paths[3])
+    prints = [records.weights_fingerprint(p) for p in paths]
+    assert prints[0] == prints[1] and len(set(prints)) == 3
+    assert len(prints[0]) == 10 and int(prints[0], 16) >= 0
+
+
 def test_a_record_is_found_once_the_work_dir_is_gone(tmp_path):
     work, root = tmp_path / 'work' / 'raw-seed0-0123456789', str(tmp_path / 'records')
     assert records.load(str(work), 'result-x.json', root) is None

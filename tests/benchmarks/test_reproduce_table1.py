@@ -150,6 +150,49 @@ def test_ka_rows_under_teachers_trained_again_elsewhere_are_named():
     assert report.under_teachers_trained_again(rows) == []
 
 
+def test_ka_rows_under_other_teacher_weights_are_named_on_the_same_machine():
+    """A record naming its teachers' weights counts by them, not by machine: a KA row
+    trained under the same configs trained again on a machine of the same name is named (with
+    its date), one under the recorded weights is not; teachers' records without weights
+    (older) match none."""
+    report = load('table1_report')
+    rows = {'Teacher_1': [dict(machine='AMD', teachers={'t1': 'aaa'})],
+            'Teacher_2': [dict(machine='AMD', teachers={'t2': 'bbb'})],
+            'Ensemble': [dict(machine='AMD')],
+            'Student': [dict(machine='AMD', date='d1', teachers={'t1': 'aaa', 't2': 'bbb'}),
+                        dict(machine='AMD', date='d2', teachers={'t1': 'aaa', 't2': 'ccc'})],
+            'SAG': [dict(machine='AMD', date='d1', teachers={'t1': 'aaa', 't2': 'bbb'})],
+            'Raw': [dict(machine='AMD', teachers={'t1': 'xxx'})]}
+    assert report.under_teachers_trained_again(rows) == ['`Student` (AMD, d2)']
+    line = report.provenance_of_cache(rows, 'now', 'AMD')[-1]
+    assert line.startswith('Trained under the teachers trained again, not the weights') and \
+        line.endswith(': `Student` (AMD, d2).  ')
+    for name in ('Teacher_1', 'Teacher_2'):
+        del rows[name][0]['teachers']
+    assert report.under_teachers_trained_again(rows) == ['`Student` (AMD, d1; AMD, d2)',
+                                                         '`SAG` (AMD, d1)']
+
+
+def test_an_evaluation_names_the_weights_of_its_teachers(tmp_path):
+    """``teacher_weights``: each teacher's work dir name and its checkpoint's fingerprint;
+    none for a model without teachers."""
+    import torch
+    from mmengine.config import Config
+    bench = load('reproduce_table1')
+    checkpoints = []
+    for i in (1, 2):
+        (tmp_path / f'teacher{i}-key').mkdir()
+        checkpoints.append(str(tmp_path / f'teacher{i}-key' / 'epoch_24.pth'))
+        torch.save(dict(state_dict={'w': torch.full((2, ), float(i))}), checkpoints[-1])
+    cfg = Config(dict(model=dict(type='KADETRAmalgamator', teachers=[
+        dict(config='t.py', checkpoint=c) for c in checkpoints])))
+    weights = bench.teacher_weights(cfg)
+    assert list(weights) == ['teacher1-key', 'teacher2-key']
+    assert weights['teacher1-key'] == bench.records.weights_fingerprint(checkpoints[0]) != \
+        weights['teacher2-key']
+    assert bench.teacher_weights(Config(dict(model=dict(type='DINO')))) == {}
+
+
 def test_report_only_says_it_trains_nothing():
     report = load('table1_report')
     assert report.trained_at_once(type('A', (), dict(report_only=True, jobs=None))) == \
