@@ -213,8 +213,13 @@ def resumable(cfg: Config) -> Config:
     teacher's start) is kept for a run with no checkpoint yet and replaced by the checkpoint
     for one that has one: mmengine resumes *from* ``load_from`` when ``resume`` is set, which
     with the pre-training's weights would take its epoch counter and optimizer state.
+
+    Two checkpoints are kept: mmengine's ``CheckpointHook`` removes the oldest one *before*
+    it saves the next, so with one kept a run killed while saving (a session's end) is left
+    with none and starts again from epoch 0 (Student_UP seed 0 lost 12 epochs so, session 42).
     """
     cfg.default_hooks.checkpoint.interval = cfg.train_cfg.val_interval
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 2
     start = resume_point(cfg.work_dir)
     if start is None:
         cfg.resume = False  # a fresh start, from load_from's weights if there are any

@@ -744,6 +744,9 @@ def test_resumable_keeps_load_from_only_for_a_fresh_start(tmp_path):
     fresh = bench.resumable(cfg.copy())
     assert (fresh.resume, fresh.load_from) == (False, '/pretrain/epoch_2.pth')
     assert fresh.default_hooks.checkpoint.interval == 2
+    # mmengine removes the oldest checkpoint before saving the next: keeping one would leave
+    # none to resume from after a kill while saving.
+    assert fresh.default_hooks.checkpoint.max_keep_ckpts == 2
     (tmp_path / 'epoch_2.pth').write_bytes(b'')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     again = bench.resumable(cfg.copy())
