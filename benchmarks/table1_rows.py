@@ -154,6 +154,8 @@ def schedule(path: str, args, epochs: int, seed: int) -> Config:
         if scheduler.get('type') == 'MultiStepLR':
             scheduler.update(end=epochs, milestones=[max(1, epochs * 5 // 6)])
     cfg.randomness = dict(seed=seed)
+    # Part of every run's key, so left as it was: `resumable` sets the interval and the
+    # number of checkpoints a run keeps.
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs,
                                         max_keep_ckpts=1)
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='TrainTimeHook')]
