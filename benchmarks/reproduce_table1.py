@@ -85,8 +85,11 @@ rounded up (:func:`compute_matched_epochs`). Training compute of a network for o
 it sees per epoch (its train dataset's length after the class filter and
 ``filter_empty_gt``); each teacher at its own data and epochs; the Student 3 x its own
 forward plus 1 x every teacher's forward per image, as generic KA runs the frozen teachers
-every step. The teacher output cache of this benchmark (teachers run in the first epoch
-only) is an mmka speed-up and is not credited, which gives Raw the larger budget. FLOPs
+every step. With ``--teacher-init pretrained`` the teachers' class-agnostic pre-training
+counts too, once (the teachers share it): the paper's teachers start from UP-DETR, and a
+user who has no teachers yet pays for it. The teacher output cache of this benchmark
+(teachers run in the first epoch only) is an mmka speed-up and is not credited, which gives
+Raw the larger budget. FLOPs
 per image: the counter of the #params / FLOPs column (one inference-mode forward, so for
 every network alike no loss, no matching and no DINO denoising queries); the Student is
 uncompressed, so its deployed network is the network it trains. The breakdown is printed
@@ -227,9 +230,6 @@ def parse_args(argv=None):
             parser.error(f'--teacher-init pretrained: the {args.family} family has no '
                          'pre-training config; families with one: '
                          f'{[f for f, c in FAMILIES.items() if "pretrain" in c]}')
-        if args.compute_matched:
-            parser.error('--compute-matched counts the teachers and the Student only, not the '
-                         'pre-training; run it with --teacher-init scratch')
     check_configs(args)
     quick = '_quick' if args.size == 'quick' else ''  # other data, so other dirs
     # A work dir's cached evaluation is read before any root's record (records.load), so two
@@ -302,7 +302,8 @@ def training_flops(forward: int, images: int, epochs: int, frozen_forward: int =
     return (3 * forward + frozen_forward) * images * epochs
 
 
-def compute_matched_epochs(raw: dict, teachers: List[dict], student: dict) -> dict:
+def compute_matched_epochs(raw: dict, teachers: List[dict], student: dict,
+                           pretraining: Optional[dict] = None) -> dict:
     """The budget of the compute-matched Raw, from forward FLOPs per image and image counts.
 
     Args:
@@ -311,18 +312,24 @@ def compute_matched_epochs(raw: dict, teachers: List[dict], student: dict) -> di
         teachers (list[dict]): ``flops``, ``images`` and ``epochs`` of each teacher.
         student (dict): the same of the Student, whose every step also runs the forward of
             every teacher (on the Student's images).
+        pretraining (dict, optional): the same of the teachers' pre-training
+            (``--teacher-init pretrained``), trained once and shared by every teacher, so
+            counted once.
 
     Returns:
-        dict: the inputs (``raw``, ``teachers``, ``student``), the training FLOPs
-        ``raw_epoch`` (Raw, one epoch), ``teacher_flops`` (a list), ``student_flops`` and
-        ``total`` (teachers + Student), and ``epochs``: E_cm = ceil(total / raw_epoch).
-        Integer arithmetic, so that E_cm (part of the row's key) never depends on rounding.
+        dict: the inputs (``raw``, ``teachers``, ``student``, ``pretraining``), the training
+        FLOPs ``raw_epoch`` (Raw, one epoch), ``pretraining_flops`` (0 without one),
+        ``teacher_flops`` (a list), ``student_flops`` and ``total`` (pre-training + teachers
+        + Student), and ``epochs``: E_cm = ceil(total / raw_epoch). Integer arithmetic, so
+        that E_cm (part of the row's key) never depends on rounding.
     """
     if not teachers:
         raise ValueError('compute-matched budget: no teachers; the Student amalgamates >= 1.')
     keys = ('flops', 'images', 'epochs')
     entries = [('Raw', raw, keys[:2]), ('Student', student, keys)]
     entries += [(f'Teacher_{t}', e, keys) for t, e in enumerate(teachers, 1)]
+    if pretraining is not None:
+        entries.append(('the pre-training', pretraining, keys))
     for name, entry, needed in entries:
         bad = [f'{k}={entry.get(k)!r}' for k in needed
                if type(entry.get(k)) is not int or entry[k] < 1]
@@ -333,8 +340,11 @@ def compute_matched_epochs(raw: dict, teachers: List[dict], student: dict) -> di
     teacher_flops = [training_flops(t['flops'], t['images'], t['epochs']) for t in teachers]
     student_flops = training_flops(student['flops'], student['images'], student['epochs'],
                                    frozen_forward=sum(t['flops'] for t in teachers))
-    total = sum(teacher_flops) + student_flops
-    return dict(raw=raw, teachers=teachers, student=student, raw_epoch=raw_epoch,
+    pretraining_flops = 0 if pretraining is None else training_flops(
+        pretraining['flops'], pretraining['images'], pretraining['epochs'])
+    total = pretraining_flops + sum(teacher_flops) + student_flops
+    return dict(raw=raw, teachers=teachers, student=student, pretraining=pretraining,
+                raw_epoch=raw_epoch, pretraining_flops=pretraining_flops,
                 teacher_flops=teacher_flops, student_flops=student_flops, total=total,
                 epochs=-(-total // raw_epoch))
 
@@ -344,8 +354,10 @@ def compute_matched_budget(args, teachers: List[Config]) -> dict:
 
     FLOPs per image: :func:`complexity`, the column's counter: each teacher's own config's
     model, Raw, and the Student's student network (KA's trainable network; the Student row is
-    uncompressed, so it is also the deployed one). Images per epoch: the length of each
-    train dataset, built (the generated data must exist, as :func:`main` ensures).
+    uncompressed, so it is also the deployed one), and with ``--teacher-init pretrained`` the
+    pre-training's model (:func:`pretrain_job`). Images per epoch: the length of each train
+    dataset, built (the generated data must exist: :func:`main` makes the students' and
+    teachers', :func:`pretrain_data` the pre-training's).
     """
     student = student_job('Student', args, teachers, args.seeds[0])
     if student.model.get('student', {}).get('compression'):
@@ -357,10 +369,15 @@ def compute_matched_budget(args, teachers: List[Config]) -> dict:
         entry = dict(flops=complexity(cfg.model.to_dict())['flops'], images=images)
         return entry if epochs is None else dict(entry, epochs=epochs)
 
+    pretraining = None
+    if getattr(args, 'teacher_init', 'scratch') == 'pretrained':
+        pretrain_data(args)
+        job = pretrain_job(args)
+        pretraining = measured(job, job.train_cfg.max_epochs)
     return compute_matched_epochs(
         measured(student_job('Raw', args, teachers, args.seeds[0])),
         [measured(t, t.train_cfg.max_epochs) for t in teachers],
-        measured(student, student.train_cfg.max_epochs))
+        measured(student, student.train_cfg.max_epochs), pretraining)
 
 
 def evaluate(cfg: Config, checkpoint: Optional[str], partitions: Dict[str, tuple],
@@ -529,6 +546,16 @@ def seeds_by_row(keys) -> List[str]:
             for name, s in seeds.items()]
 
 
+def pretrain_data(args) -> None:
+    """Generate the pre-training's images (:func:`pretrain_data_root`) and their
+    class-agnostic splits, where they are not there yet."""
+    size = SIZES[args.size]
+    root = pretrain_data_root(args)
+    ensure_shapes_dataset(root, num_train=size['num_train'], num_val=size['num_val'],
+                          seed=PRETRAIN_DATA_SEED)
+    write_class_agnostic_splits(root, name=PRETRAIN_CLASS)
+
+
 def pretrain(args, needed: bool, log, train_tool: str,
              commit: Optional[str] = None) -> Optional[str]:
     """``--teacher-init pretrained``: make the pre-training data and, when ``needed`` (a
@@ -539,10 +566,7 @@ def pretrain(args, needed: bool, log, train_tool: str,
     if getattr(args, 'teacher_init', 'scratch') != 'pretrained':
         return None
     size = SIZES[args.size]
-    root = pretrain_data_root(args)
-    ensure_shapes_dataset(root, num_train=size['num_train'], num_val=size['num_val'],
-                          seed=PRETRAIN_DATA_SEED)
-    write_class_agnostic_splits(root, name=PRETRAIN_CLASS)
+    pretrain_data(args)
     job = pretrain_job(args)
     records_root = getattr(args, 'records', None)
     if needed and not osp.isfile(last_checkpoint(job)):

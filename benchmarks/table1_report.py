@@ -345,6 +345,12 @@ def compute_matched_lines(budget: dict) -> List[str]:
     raw = budget['raw']
     lines = [f"Raw, one epoch: 3 x {gflops(raw['flops'])} GFLOPs x {raw['images']} images = "
              f"{raw_epoch / 1e12:.2f} TFLOPs (1 Raw epoch)"]
+    pretraining = budget.get('pretraining')
+    if pretraining:  # --teacher-init pretrained: shared by the teachers, counted once
+        lines.append(f"Pre-training (the teachers' start, counted once): 3 x "
+                     f"{gflops(pretraining['flops'])} GFLOPs x {pretraining['images']} images "
+                     f"x {pretraining['epochs']} epochs = "
+                     f"{budget['pretraining_flops'] / raw_epoch:.2f} Raw epochs")
     for t, (entry, flops) in enumerate(zip(budget['teachers'], budget['teacher_flops']), 1):
         lines.append(f"Teacher_{t}: 3 x {gflops(entry['flops'])} GFLOPs x {entry['images']} "
                      f"images x {entry['epochs']} epochs = {flops / raw_epoch:.2f} Raw epochs")
@@ -353,7 +359,8 @@ def compute_matched_lines(budget: dict) -> List[str]:
     lines.append(f"Student: (3 x {gflops(student['flops'])} + teachers' forward {teachers}) "
                  f"GFLOPs x {student['images']} images x {student['epochs']} epochs = "
                  f"{budget['student_flops'] / raw_epoch:.2f} Raw epochs")
-    lines.append(f"Total (teachers + Student): {budget['total'] / raw_epoch:.2f} Raw epochs, "
+    counted = 'pre-training + teachers + Student' if pretraining else 'teachers + Student'
+    lines.append(f"Total ({counted}): {budget['total'] / raw_epoch:.2f} Raw epochs, "
                  f"so `{COMPUTE_MATCHED}` trains E_cm = {budget['epochs']} epochs (rounded up, "
                  'lr step at 5/6)')
     return lines
@@ -365,8 +372,9 @@ def compute_matched_text(budget: Optional[dict]) -> List[str]:
         return []
     return [
         f'## `{COMPUTE_MATCHED}` (not in the paper; users ask)', '',
-        "Raw trained for the training compute of all teachers plus the Student; the paper "
-        "takes the teachers as given. Training compute of a network for one epoch = 3 x its "
+        "Raw trained for the training compute of all teachers (with their pre-training, "
+        "where they have one) plus the Student; the paper takes the teachers as given. "
+        "Training compute of a network for one epoch = 3 x its "
         "forward FLOPs per image (forward + backward ~ 2 x forward) x the training images it "
         "sees per epoch (its train set after the class filter and filter_empty_gt); each "
         "teacher at its own data and epochs; the Student at 3 x its own forward + 1 x every "

@@ -486,8 +486,6 @@ def test_argument_errors_are_clear(capsys, monkeypatch):
             (['--teacher-init', 'pretrained'],
              "the conditional-detr family has no pre-training config; families with one: "
              "['dino']"),
-            (['--family', 'dino', '--teacher-init', 'pretrained', '--compute-matched'],
-             'not the pre-training; run it with --teacher-init scratch'),
             (['--family', 'dino', '--pretrained-raw'],
              "--pretrained-raw fine-tunes Raw from the teachers' pre-training; add "
              '--teacher-init pretrained'),
@@ -673,6 +671,18 @@ def test_compute_matched_epochs_count_teachers_and_student():
     assert lines[1] == 'Teacher_1: 3 x 0.000 GFLOPs x 50 images x 6 epochs = 3.00 Raw epochs'
     assert lines[-1].startswith('Total (teachers + Student): 16.70 Raw epochs, so '
                                 '`Raw, compute-matched` trains E_cm = 17 epochs')
+    assert budget['pretraining_flops'] == 0 and not any('Pre-training' in x for x in lines)
+    # --teacher-init pretrained: the pre-training counts once, whatever the number of
+    # teachers that start from it: 3 x 10 x 120 x 2 = 7200 FLOPs, 2.4 Raw epochs.
+    pretraining = dict(flops=10, images=120, epochs=2)
+    with_pre = bench.compute_matched_epochs(raw, teachers, student, pretraining)
+    assert with_pre['pretraining_flops'] == 7200 and with_pre['teacher_flops'] == [9000, 3600]
+    assert with_pre['total'] == 50100 + 7200 and with_pre['epochs'] == 20  # 19.1 -> 20
+    lines = report.compute_matched_lines(with_pre)
+    assert lines[1] == ("Pre-training (the teachers' start, counted once): 3 x 0.000 GFLOPs "
+                        'x 120 images x 2 epochs = 2.40 Raw epochs')
+    assert lines[-1].startswith('Total (pre-training + teachers + Student): 19.10 Raw epochs, '
+                                'so `Raw, compute-matched` trains E_cm = 20 epochs')
     for bad, message in [
             (dict(raw=dict(flops=10, images=0)), 'Raw needs positive integer flops, images; '
              'got images=0'),
@@ -680,7 +690,9 @@ def test_compute_matched_epochs_count_teachers_and_student():
              'integer flops, images, epochs; got flops=2.5'),
             (dict(teachers=[teachers[0], dict(flops=1, images=1)]), 'Teacher_2 needs positive '
              'integer flops, images, epochs; got epochs=None'),
-            (dict(teachers=[]), 'no teachers')]:
+            (dict(teachers=[]), 'no teachers'),
+            (dict(pretraining=dict(flops=10, images=120)), 'the pre-training needs positive '
+             'integer flops, images, epochs; got epochs=None')]:
         given = dict(dict(raw=raw, teachers=teachers, student=student), **bad)
         with pytest.raises(ValueError, match=re.escape(message)):
             bench.compute_matched_epochs(**given)
@@ -828,6 +840,17 @@ def test_pretrained_teachers_fine_tune_from_the_class_agnostic_pretraining(tmp_p
     assert args.out.endswith('table1_shapes_2t_dino_quick_s1_t1_pretrained.md')
     assert "Teachers: fine-tuned from a class-agnostic pre-training (`dino-pretrain-agnostic-" \
         in out.read_text()
+    # --compute-matched: the pre-training counts once, at its own images and epochs.
+    budget = bench.compute_matched_budget(args, teachers)
+    from_scratch = bench.compute_matched_budget(scratch, bench.teacher_jobs(scratch))
+    assert from_scratch['pretraining'] is None and from_scratch['pretraining_flops'] == 0
+    pretraining = budget['pretraining']
+    assert pretraining['epochs'] == pretrain.train_cfg.max_epochs
+    assert 0 < pretraining['images'] <= len(data['images']) and pretraining['flops'] > 0
+    assert budget['pretraining_flops'] == 3 * pretraining['flops'] * pretraining['images'] * \
+        pretraining['epochs']
+    assert budget['total'] == from_scratch['total'] + budget['pretraining_flops']
+    assert budget['epochs'] > from_scratch['epochs']
 
 
 def test_curve_record_names_the_commit_the_invocation_started_at(tmp_path):
