@@ -175,7 +175,8 @@ def parse_args(argv=None):
                         "pre-training (the paper's Student_UP)")
     parser.add_argument('--compute-matched', action='store_true',
                         help=f'also train and report "{COMPUTE_MATCHED}": Raw for the training '
-                        'compute of the teachers plus the Student (see the module docstring)')
+                        'compute of the teachers (with their pre-training, if any) plus '
+                        'the Student (see the module docstring)')
     once = parser.add_mutually_exclusive_group()  # one trains nothing, the other reports nothing
     once.add_argument('--report-only', action='store_true',
                       help='train nothing: report the rows (and seeds) whose training has '
