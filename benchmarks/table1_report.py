@@ -252,6 +252,9 @@ def findings(rows: Dict[str, List[dict]]) -> List[str]:
                 'slim, student guide', 'Student_slim'),
         compare('TA on every decoder layer (authors\' code) >= last layer only (paper silent)',
                 'Student, TA every layer', 'Student'),
+        compare('TA on every decoder layer at total weight 1 (1/L each) >= at weight 1 each '
+                '(mmka diagnostic: the every-layer row\'s cost from its TA weight?)',
+                'Student, TA every layer, total weight 1', 'Student, TA every layer'),
         compare('code recipe >= paper recipe (no paper claim)', 'Student, code recipe',
                 'Student'),
         compare('TA by distillation points >= Hungarian TA (mmka option, no paper claim)',

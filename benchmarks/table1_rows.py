@@ -115,6 +115,9 @@ DINO_STUDENTS = {
     # Fidelity switches, as above (the code's softmax switches on DINO's focal head: see
     # the code-recipe config's header).
     'Student, TA every layer': 'configs/ka/shapes_2t_dino-ta-all-layers.py',
+    # Its diagnostic: TA on every layer at the last-layer recipe's total TA weight.
+    'Student, TA every layer, total weight 1':
+        'configs/ka/shapes_2t_dino-ta-all-layers-total-weight-1.py',
     'Student, code recipe': 'configs/ka/shapes_2t_dino-code-recipe.py',
 }
 DEFAULT_FAMILY = 'conditional-detr'

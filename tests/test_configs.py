@@ -132,3 +132,22 @@ def teacher_cfg_start(ka: Config) -> str:
     starts = {Config.fromfile(osp.join(REPO, t['config'])).load_from for t in ka.model.teachers}
     assert len(starts) == 1, starts
     return starts.pop()
+
+
+def test_every_layer_ta_at_total_weight_1_splits_the_last_layer_weight():
+    """The diagnostic row differs from TA on every layer only in its TA weight, 1 / L per
+    decoder layer, so its L layers together weigh what the paper recipe's last layer does."""
+    every = Config.fromfile(osp.join(REPO, 'configs/ka/shapes_2t_dino-ta-all-layers.py'))
+    split = Config.fromfile(
+        osp.join(REPO, 'configs/ka/shapes_2t_dino-ta-all-layers-total-weight-1.py'))
+    paper = Config.fromfile(osp.join(REPO, 'configs/ka/shapes_2t_dino.py'))
+    ta = {name: [h for h in cfg.model.hooks if h.type == 'TaskAmalgamation'][0]
+          for name, cfg in (('every', every), ('split', split), ('paper', paper))}
+    layers = split.model.student.decoder.num_layers
+    assert layers == 3  # the tiny DINO: a weight of 1/3 per layer
+    assert ta['split'].aux_layers and ta['every'].aux_layers
+    assert ta['split'].loss_weight * layers == pytest.approx(ta['paper'].loss_weight)
+    assert ta['every'].loss_weight == ta['paper'].loss_weight
+    assert {**ta['split'], 'loss_weight': None} == {**ta['every'], 'loss_weight': None}
+    assert split.model.student == every.model.student
+    assert split.model.gt_loss_weight == every.model.gt_loss_weight

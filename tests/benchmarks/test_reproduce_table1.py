@@ -575,7 +575,9 @@ ONLY_IN_DINO = {'SA+TA label-free, proposal TA': 'TA on the two-stage proposals,
                 'ground-truth loss on the targets, which the Conditional DETR family does '
                 'not run',
                 'Raw, no denoising': 'Raw without the denoising loss, which a Conditional '
-                'DETR has not'}
+                'DETR has not',
+                'Student, TA every layer, total weight 1': 'a diagnostic of the every-layer '
+                'row under the DINO teachers'}
 
 
 def test_dino_family_has_every_row_of_the_conditional_detr_family():
