@@ -312,28 +312,43 @@ def teacher_table(rows: Dict[str, List[dict]], partitions: Dict[str, tuple]) -> 
     return lines
 
 
-def plot_curves(rows: Dict[str, List[dict]], path: str,
-                family: str = 'conditional-detr') -> None:
-    """AP vs epoch of every student (Fig. 4 style), first seed."""
+def curves_figure(rows: Dict[str, List[dict]], family: str = 'conditional-detr'):
+    """AP vs epoch of every student (Fig. 4 style), first seed: the matplotlib figure.
+
+    The legend sits below the axes in one column: the tables carry 20 and more rows with
+    names of up to a hundred characters, which a legend inside the axes covers the curves
+    with and a figure of fixed size cuts off. Colours come from a 20-colour map, so no two
+    of the first 20 rows share one.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, records in rows.items():
-        curve = records[0].get('curve') or []
-        if name.startswith('Teacher') or not curve:
-            continue
+    plotted = [(name, records[0].get('curve')) for name, records in rows.items()
+               if not name.startswith('Teacher') and records[0].get('curve')]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colours = plt.get_cmap('tab20').colors
+    for i, (name, curve) in enumerate(plotted):
         epochs, aps = [c[0] for c in curve], [100 * c[1] for c in curve]
         ax.plot(epochs, aps, marker='o', markersize=3, label=name,
+                color=colours[i % len(colours)], linestyle='-' if i < len(colours) else '--',
                 linewidth=2.2 if name in ('Student', 'Raw') else 1.2)
     ax.set_xlabel('epoch')
     ax.set_ylabel('AP, all classes (val)')
     ax.set_title('Learning curves on the embedded shapes data, '
                  f'{FAMILY_NAMES.get(family, family)}')
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    if plotted:
+        ax.legend(fontsize=7, ncol=1, loc='upper left', bbox_to_anchor=(0, -0.12),
+                  frameon=False)
+    return fig
+
+
+def plot_curves(rows: Dict[str, List[dict]], path: str,
+                family: str = 'conditional-detr') -> None:
+    """Write :func:`curves_figure` to ``path``, cropped to what it draws (the legend too)."""
+    import matplotlib.pyplot as plt
+    fig = curves_figure(rows, family)
+    fig.savefig(path, dpi=110, bbox_inches='tight')
     plt.close(fig)
 
 

@@ -925,3 +925,29 @@ def test_a_ka_row_recorded_under_the_other_precision_is_found(tmp_path, monkeypa
     assert found[('Student', 1)].work_dir == here[('Student', 1)].work_dir
     assert found[('Raw', 0)].work_dir == here[('Raw', 0)].work_dir
     assert found.keys() == here.keys()
+
+
+def test_curves_legend_sits_below_the_axes_and_the_png_keeps_it(tmp_path):
+    """22 students with long names: the legend names each, covers no curve, and the written
+    PNG is cropped around it rather than cutting it off (the seeds table's 22 rows did)."""
+    import matplotlib.image
+    report = load('table1_report')
+    rows = {'Teacher_1': [record(0.8, curve=[[2, 0.7]])], 'Raw, no curve': [record(0.5)]}
+    for i in range(22):
+        name = f'row {i}, ' + 'a long switch, ' * (i % 6)
+        rows[name] = [record(0.5, curve=[[2, 0.1 + i / 100], [4, 0.5 + i / 100]])]
+    fig = report.curves_figure(rows, 'dino')
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == list(rows)[2:]
+    legend_box = legend.get_window_extent()
+    assert legend_box.y1 <= ax.get_window_extent().y0  # below the axes, not over the curves
+    colours = [line.get_color() for line in ax.get_lines()]
+    assert len(set(colours[:20])) == 20
+    assert [line.get_linestyle() for line in ax.get_lines()][20:] == ['--', '--']
+    png = tmp_path / 'curves.png'
+    report.plot_curves(rows, str(png), 'dino')
+    height, width = matplotlib.image.imread(str(png)).shape[:2]
+    # 4.5 in at 110 dpi is 495 px: the crop must add the legend's height, not cut it off.
+    assert height > 495 + 0.9 * legend_box.height * 110 / fig.dpi
